@@ -1,0 +1,454 @@
+/* engine.c — Unicorn glue: modelled RAM mapped once at physical 0, UC_TLB_VIRTUAL with a
+ * TLB-fill hook that translates through the mmu/ walker over the kernel model's page tables,
+ * #PF delivery to the kernel model, syscalls (syscall / int 0x80), instruction counting, and the
+ * way a guest ends (exit, fatal signal, OOM kill).
+ *
+ * The fill hook runs only when Unicorn's own softmmu TLB misses. It walks our page tables as
+ * the CPU would for the access (user mode, or a supervisor implicit access for the i386 GDT
+ * page), and on a fault calls km_handle_mm_fault with CR2 and the hardware error code, then
+ * walks again. Permissions handed to Unicorn are what the walk allows, except that a writable
+ * page whose Dirty bit is still clear is given read-only: the first write comes back here, the
+ * walk sets Dirty, as the CPU's Dirty assist does. The kernel model flushes Unicorn's TLB
+ * whenever it changes a present translation.
+ *
+ * Instruction counts: a block hook looks up the block in a small cache that records how many
+ * instructions it holds (decoded once with Capstone).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <capstone/capstone.h>
+
+#include "engine.h"
+
+/* i386 GDT: one kernel page at a fixed kernel address (the CPU entry area region). Flat 32-bit
+ * code and data descriptors are loaded before the first instruction (see ARCHITECTURE.md);
+ * entries 6..8 are the TLS slots of set_thread_area (GDT_ENTRY_TLS_MIN = 6). */
+#define I386_GDT_VA      0xffbff000ULL
+#define GDT_ENTRIES      32
+#define GDT_CODE_SEL     0x08
+#define GDT_DATA_SEL     0x10
+#define GDT_FLAT_CODE32  0x00cf9a000000ffffULL   /* base 0, limit 4 GiB, 32-bit, code, DPL 0 */
+#define GDT_FLAT_DATA32  0x00cf92000000ffffULL   /* base 0, limit 4 GiB, 32-bit, data, DPL 0 */
+
+
+void guest_stop(struct guest *g)
+{
+	uc_emu_stop(g->uc);
+}
+
+static void kill_guest(struct engine *e, int sig, int si_code, uint64_t addr, const char *reason)
+{
+	struct guest *g = &e->g;
+	if (g->fatal_signal || g->exited)
+		return;
+	g->fatal_signal = sig;
+	g->fatal_si_code = si_code;
+	g->fatal_addr = addr;
+	uint64_t pc = 0;
+	uc_reg_read(g->uc, g->is64 ? UC_X86_REG_RIP : UC_X86_REG_EIP, &pc);
+	g->fatal_pc = g->is64 ? pc : (uint32_t)pc;
+	if (reason)
+		snprintf(g->fatal_reason, sizeof(g->fatal_reason), "%s", reason);
+}
+
+/* ---- the TLB-fill hook ------------------------------------------------------------------------ */
+
+static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_entry *out, void *ud)
+{
+	struct engine *e = ud;
+	struct guest *g = &e->g;
+	(void)uc;
+	enum mmu_access acc = type == UC_MEM_WRITE ? MMU_WRITE : type == UC_MEM_FETCH ? MMU_FETCH : MMU_READ;
+	if (!g->is64)
+		va &= 0xffffffffULL;
+	/* Unicorn reads descriptor tables through this hook like any access: the GDT page is a
+	 * supervisor implicit access. Everything else comes from user mode. */
+	bool implicit = g->gdt && (va & ~0xfffULL) == g->gdt_va;
+	struct walk_req req = { .va = va, .access = acc, .user = !implicit, .implicit = implicit };
+	e->fills++;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct walk_result r;
+		struct mmu_fault f;
+		if (mmu_walk(&e->regs, &e->pm, &req, WALK_SET_AD, &r, &f)) {
+			if (r.page_base >= e->pm.size) {
+				kill_guest(e, SIGBUS, 0, va, "translation to a frame outside modelled RAM");
+				return false;
+			}
+			uint64_t pa = r.pa & ~0xfffULL;
+			unsigned perms = UC_PROT_READ;
+			if ((r.perms & MMU_PERM_WRITE) && r.dirty)
+				perms |= UC_PROT_WRITE;
+			if (r.perms & MMU_PERM_EXEC)
+				perms |= UC_PROT_EXEC;
+			out->paddr = pa;
+			out->perms = perms;
+			return true;
+		}
+		if (f.gp) {
+			kill_guest(e, SIGSEGV, 128 /* SI_KERNEL */, 0, "general protection (non-canonical address)");
+			return false;
+		}
+		struct km_fault_info info;
+		enum km_fault_result res = km_handle_mm_fault(g->km, g->mm, va, f.error_code, &info);
+		e->faults++;
+		switch (res) {
+		case KM_FAULT_OK:
+			continue;
+		case KM_FAULT_SIGSEGV:
+			kill_guest(e, SIGSEGV, info.si_code, va, NULL);
+			return false;
+		case KM_FAULT_SIGBUS:
+			kill_guest(e, SIGBUS, info.si_code, va, NULL);
+			return false;
+		case KM_FAULT_OOM:
+			kill_guest(e, SIGKILL, 0, va, "Out of memory: the OOM killer killed the task");
+			return false;
+		}
+	}
+	kill_guest(e, SIGSEGV, 0, va, "fault did not resolve after retries");
+	return false;
+}
+
+/* The kernel model changed a present translation: drop Unicorn's cached ones. */
+static void flush_cb(void *ctx, struct mm_struct *mm, uint64_t start, uint64_t end)
+{
+	struct engine *e = ctx;
+	(void)mm;
+	(void)start;
+	(void)end;
+	e->tlb_flushes++;
+	uc_ctl_flush_tlb(e->g.uc);
+}
+
+/* ---- syscalls and interrupts -------------------------------------------------------------------- */
+
+static void do_syscall64(struct engine *e)
+{
+	struct guest *g = &e->g;
+	static const int regs[6] = { UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX,
+				     UC_X86_REG_R10, UC_X86_REG_R8, UC_X86_REG_R9 };
+	uint64_t nr, a[6];
+	uc_reg_read(g->uc, UC_X86_REG_RAX, &nr);
+	for (int i = 0; i < 6; i++)
+		uc_reg_read(g->uc, regs[i], &a[i]);
+	int64_t ret = guest_syscall(g, nr, a);
+	uc_reg_write(g->uc, UC_X86_REG_RAX, &ret);
+}
+
+static void do_syscall32(struct engine *e)
+{
+	struct guest *g = &e->g;
+	static const int regs[6] = { UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
+				     UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EBP };
+	uint32_t nr = 0, v;
+	uint64_t a[6];
+	uc_reg_read(g->uc, UC_X86_REG_EAX, &nr);
+	for (int i = 0; i < 6; i++) {
+		v = 0;
+		uc_reg_read(g->uc, regs[i], &v);
+		a[i] = v;
+	}
+	int64_t ret = guest_syscall(g, nr, a);
+	uint32_t r32 = (uint32_t)ret;
+	uc_reg_write(g->uc, UC_X86_REG_EAX, &r32);
+}
+
+static void hook_syscall(uc_engine *uc, void *ud)
+{
+	(void)uc;
+	do_syscall64(ud);
+}
+
+static void hook_intr(uc_engine *uc, uint32_t intno, void *ud)
+{
+	struct engine *e = ud;
+	(void)uc;
+	if (intno == 0x80) {
+		do_syscall32(e);
+		return;
+	}
+	/* CPU exceptions that are not page faults become the signals Linux sends. */
+	switch (intno) {
+	case 0:  kill_guest(e, SIGFPE, 1 /* FPE_INTDIV */, 0, "divide error"); break;
+	case 1: case 3: kill_guest(e, SIGTRAP, 0, 0, "breakpoint/debug trap"); break;
+	case 4: case 5: kill_guest(e, SIGSEGV, 128, 0, "bound/overflow trap"); break;
+	case 6:  kill_guest(e, SIGILL, 2 /* ILL_ILLOPN */, 0, "invalid opcode"); break;
+	case 7:  kill_guest(e, SIGFPE, 0, 0, "device not available"); break;
+	case 13: kill_guest(e, SIGSEGV, 128 /* SI_KERNEL */, 0, "general protection fault"); break;
+	case 16: case 19: kill_guest(e, SIGFPE, 0, 0, "floating-point exception"); break;
+	case 17: kill_guest(e, SIGBUS, 1, 0, "alignment check"); break;
+	default: kill_guest(e, SIGSEGV, 128, 0, "unexpected interrupt"); break;
+	}
+	uc_emu_stop(e->g.uc);
+}
+
+static bool hook_insn_invalid(uc_engine *uc, void *ud)
+{
+	(void)uc;
+	kill_guest(ud, SIGILL, 2, 0, "invalid instruction");
+	return false;
+}
+
+/* ---- instruction counting ------------------------------------------------------------------------ */
+
+static uint32_t count_insns(struct engine *e, uint64_t addr, uint32_t size)
+{
+	uint8_t buf[4096];
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	/* Read the block's bytes without faulting anything in: it was just fetched. */
+	uint32_t done = 0;
+	while (done < size) {
+		uint64_t va = addr + done;
+		struct walk_req req = { .va = va, .access = MMU_READ, .user = true };
+		struct walk_result r;
+		struct mmu_fault f;
+		if (!mmu_walk(&e->regs, &e->pm, &req, 0, &r, &f) || r.pa >= e->pm.size)
+			break;
+		uint32_t chunk = 4096 - (va & 4095);
+		if (chunk > size - done)
+			chunk = size - done;
+		memcpy(buf + done, e->pm.base + r.pa, chunk);
+		done += chunk;
+	}
+	if (done == 0)
+		return 1;
+	cs_insn *insn = NULL;
+	size_t n = cs_disasm(e->cs, buf, done, addr, 0, &insn);
+	if (insn)
+		cs_free(insn, n);
+	return n ? (uint32_t)n : 1;
+}
+
+static void bcache_grow(struct engine *e)
+{
+	size_t ncap = e->bc_cap ? e->bc_cap * 2 : 4096;
+	struct block_entry *n = calloc(ncap, sizeof(*n));
+	if (!n)
+		return;
+	for (size_t i = 0; i < e->bc_cap; i++) {
+		struct block_entry *b = &e->bc[i];
+		if (!b->size)
+			continue;
+		size_t h = (b->addr * 0x9E3779B97F4A7C15ULL >> 32) & (ncap - 1);
+		while (n[h].size)
+			h = (h + 1) & (ncap - 1);
+		n[h] = *b;
+	}
+	free(e->bc);
+	e->bc = n;
+	e->bc_cap = ncap;
+}
+
+static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
+{
+	struct engine *e = ud;
+	(void)uc;
+	size_t mask = e->bc_cap - 1;
+	size_t h = (addr * 0x9E3779B97F4A7C15ULL >> 32) & mask;
+	for (;;) {
+		struct block_entry *b = &e->bc[h];
+		if (b->addr == addr && b->size == size) {
+			e->insns += b->ninsns;
+			break;
+		}
+		if (!b->size) {
+			uint32_t n = count_insns(e, addr, size);
+			e->insns += n;
+			if ((e->bc_used + 1) * 2 > e->bc_cap) {
+				bcache_grow(e);
+			} else {
+				b->addr = addr;
+				b->size = size;
+				b->ninsns = n;
+				e->bc_used++;
+			}
+			break;
+		}
+		h = (h + 1) & mask;
+	}
+	if (e->opts.max_insns && e->insns >= e->opts.max_insns && !e->g.exited) {
+		e->stopped_at_limit = true;
+		uc_emu_stop(e->g.uc);
+	}
+	if (e->opts.progress && (++e->blocks & 0xfffff) == 0)
+		engine_progress(e, false);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void engine_progress(struct engine *e, bool final)
+{
+	double t = now_seconds();
+	if (!final && t - e->last_progress < 2.0)
+		return;
+	e->last_progress = t;
+	double el = t - e->start_time;
+	fprintf(stderr, "mmuemu: %.1f s, %llu M instructions, %.0f MIPS, %llu faults, %llu frames%s\n", el,
+		(unsigned long long)(e->insns / 1000000), el > 0 ? e->insns / el / 1e6 : 0.0,
+		(unsigned long long)km_stats(e->g.km)->pgfault,
+		(unsigned long long)km_frames_in_use(e->g.km), final ? " (done)" : "");
+}
+
+/* ---- set-up -------------------------------------------------------------------------------------- */
+
+#define UC_CHECK(call, what)                                                                   \
+	do {                                                                                   \
+		uc_err uerr_ = (call);                                                         \
+		if (uerr_ != UC_ERR_OK) {                                                      \
+			snprintf(err, errlen, "%s: %s", what, uc_strerror(uerr_));            \
+			return -1;                                                             \
+		}                                                                              \
+	} while (0)
+
+int engine_init(struct engine *e, const struct engine_options *opts, char *err, size_t errlen)
+{
+	struct guest *g = &e->g;
+	e->opts = *opts;
+	unsigned major = 0, minor = 0;
+	uc_version(&major, &minor);
+	if (major < 2 || (major == 2 && minor < 1)) {
+		snprintf(err, errlen, "Unicorn %u.%u is loaded, mmuemu needs >= 2.1 (run ./scripts/bootstrap.sh)",
+			 major, minor);
+		return -1;
+	}
+	UC_CHECK(uc_open(UC_ARCH_X86, g->is64 ? UC_MODE_64 : UC_MODE_32, &g->uc), "uc_open");
+	UC_CHECK(uc_ctl_tlb_mode(g->uc, UC_TLB_VIRTUAL), "UC_TLB_VIRTUAL");
+	e->pm.base = km_phys_base(g->km);
+	e->pm.size = km_phys_size(g->km);
+	UC_CHECK(uc_mem_map_ptr(g->uc, 0, e->pm.size, UC_PROT_ALL, e->pm.base), "mapping modelled RAM");
+	km_mm_regs(g->km, g->mm, &e->regs);
+	struct km_ops ops = { .flush_tlb = flush_cb, .ctx = e };
+	km_set_ops(g->km, &ops);
+
+	uc_hook h;
+	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_TLB_FILL, (void *)hook_tlb_fill, e, 1, 0), "TLB-fill hook");
+	if (g->is64)
+		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INSN, (void *)hook_syscall, e, 1, 0, UC_X86_INS_SYSCALL),
+			 "syscall hook");
+	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INTR, (void *)hook_intr, e, 1, 0), "interrupt hook");
+	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INSN_INVALID, (void *)hook_insn_invalid, e, 1, 0),
+		 "invalid-instruction hook");
+	if (opts->count_insns) {
+		if (cs_open(CS_ARCH_X86, g->is64 ? CS_MODE_64 : CS_MODE_32, &e->cs) != CS_ERR_OK) {
+			snprintf(err, errlen, "Capstone cs_open failed");
+			return -1;
+		}
+		bcache_grow(e);
+		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_BLOCK, (void *)hook_block, e, 1, 0), "block hook");
+	}
+
+	if (!g->is64) {
+		g->gdt_va = I386_GDT_VA;
+		g->gdt = km_map_kernel_page(g->km, g->mm, I386_GDT_VA);
+		if (!g->gdt) {
+			snprintf(err, errlen, "cannot allocate the GDT page");
+			return -1;
+		}
+		g->gdt_entries = GDT_ENTRIES;
+		uint64_t flat[3] = { 0, GDT_FLAT_CODE32, GDT_FLAT_DATA32 };
+		memcpy(g->gdt, flat, sizeof(flat));
+		uc_x86_mmr gdtr = { 0, I386_GDT_VA, GDT_ENTRIES * 8 - 1, 0 };
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_GDTR, &gdtr), "GDTR");
+		uint32_t ds = GDT_DATA_SEL, cs = GDT_CODE_SEL;
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_SS, &ds), "SS");
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_DS, &ds), "DS");
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_ES, &ds), "ES");
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_CS, &cs), "CS");
+	}
+	return 0;
+}
+
+int engine_run(struct engine *e, uint64_t entry, uint64_t sp, char *err, size_t errlen)
+{
+	struct guest *g = &e->g;
+	/* ELF_PLAT_INIT: general registers start at zero (rdx = 0: no rtld_fini). */
+	static const int gpr64[] = { UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
+				     UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_R8,
+				     UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
+				     UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
+	static const int gpr32[] = { UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
+				     UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EBP };
+	uint64_t zero = 0;
+	if (g->is64) {
+		for (size_t i = 0; i < sizeof(gpr64) / sizeof(gpr64[0]); i++)
+			UC_CHECK(uc_reg_write(g->uc, gpr64[i], &zero), "register");
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_RSP, &sp), "RSP");
+	} else {
+		for (size_t i = 0; i < sizeof(gpr32) / sizeof(gpr32[0]); i++)
+			UC_CHECK(uc_reg_write(g->uc, gpr32[i], &zero), "register");
+		uint32_t sp32 = (uint32_t)sp;
+		UC_CHECK(uc_reg_write(g->uc, UC_X86_REG_ESP, &sp32), "ESP");
+	}
+	e->start_time = now_seconds();
+	e->last_progress = e->start_time;
+	uint64_t pc = entry;
+	for (;;) {
+		uc_err ue = uc_emu_start(g->uc, pc, 0, 0, 0);
+		if (g->exited || g->fatal_signal || e->stopped_at_limit)
+			break;
+		if (ue != UC_ERR_OK) {
+			/* An error Unicorn raised itself (not through our hooks). */
+			uint64_t rip = 0;
+			uc_reg_read(g->uc, g->is64 ? UC_X86_REG_RIP : UC_X86_REG_EIP, &rip);
+			switch (ue) {
+			case UC_ERR_INSN_INVALID:
+				kill_guest(e, SIGILL, 2, rip, "invalid instruction");
+				break;
+			case UC_ERR_READ_UNMAPPED: case UC_ERR_WRITE_UNMAPPED: case UC_ERR_FETCH_UNMAPPED:
+			case UC_ERR_READ_PROT: case UC_ERR_WRITE_PROT: case UC_ERR_FETCH_PROT:
+			case UC_ERR_EXCEPTION:
+				kill_guest(e, SIGSEGV, 1, 0, uc_strerror(ue));
+				break;
+			default:
+				snprintf(err, errlen, "emulation stopped: %s at pc %#llx", uc_strerror(ue),
+					 (unsigned long long)rip);
+				e->end_time = now_seconds();
+				return -1;
+			}
+			break;
+		}
+		/* Unicorn stops by itself only when the guest reaches the `until` address 0: a jump
+		 * to address 0, which Linux answers with SIGSEGV (nothing is mapped there). */
+		uc_reg_read(g->uc, g->is64 ? UC_X86_REG_RIP : UC_X86_REG_EIP, &pc);
+		kill_guest(e, SIGSEGV, 1 /* SEGV_MAPERR */, pc, NULL);
+		break;
+	}
+	e->end_time = now_seconds();
+	if (e->opts.progress)
+		engine_progress(e, true);
+	return 0;
+}
+
+void engine_close(struct engine *e)
+{
+	if (e->g.km) {
+		struct km_ops none = { 0 };
+		km_set_ops(e->g.km, &none);   /* no more Unicorn TLB to flush */
+	}
+	if (e->g.uc)
+		uc_close(e->g.uc);
+	e->g.uc = NULL;
+	if (e->cs)
+		cs_close(&e->cs);
+	free(e->bc);
+	e->bc = NULL;
+}
+
+int engine_exit_status(const struct engine *e)
+{
+	const struct guest *g = &e->g;
+	if (g->fatal_signal)
+		return 128 + g->fatal_signal;
+	return g->exit_code & 0xff;
+}

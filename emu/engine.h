@@ -1,0 +1,50 @@
+/* engine.h — runs one guest on Unicorn through the MMU and kernel models (see engine.c). */
+#ifndef MMUEMU_ENGINE_H
+#define MMUEMU_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <capstone/capstone.h>
+
+#include "guest.h"
+#include "walk.h"
+
+struct engine_options {
+	bool count_insns;     /* block hook + decoded-block cache */
+	uint64_t max_insns;   /* stop after this many instructions (0: no limit) */
+	bool progress;        /* periodic progress lines on stderr */
+};
+
+/* Decoded-block cache entry: how many instructions the block at addr of size bytes holds. */
+struct block_entry {
+	uint64_t addr;
+	uint32_t size;        /* 0: empty slot */
+	uint32_t ninsns;
+};
+
+struct engine {
+	struct guest g;       /* first member: hooks and the syscall layer see &e->g */
+	struct engine_options opts;
+	struct mmu_regs regs;
+	struct mmu_phys pm;
+	csh cs;
+	struct block_entry *bc;
+	size_t bc_cap, bc_used;
+	uint64_t insns, blocks, fills, faults, tlb_flushes;
+	bool stopped_at_limit;
+	double start_time, end_time, last_progress;
+};
+
+/* Opens Unicorn for g->is64, maps modelled RAM, installs the hooks and (i386) the GDT. g->km
+ * and g->mm must be set. 0, or -1 with a message in err. */
+int engine_init(struct engine *e, const struct engine_options *opts, char *err, size_t errlen);
+/* Runs the guest from entry with the given stack pointer until it exits or is killed.
+ * 0 when the guest ended (see g.exited / g.fatal_signal), -1 on an emulator error (message). */
+int engine_run(struct engine *e, uint64_t entry, uint64_t sp, char *err, size_t errlen);
+void engine_close(struct engine *e);
+/* The exit status a shell would see: the exit code, or 128 + the fatal signal. */
+int engine_exit_status(const struct engine *e);
+void engine_progress(struct engine *e, bool final);
+
+#endif

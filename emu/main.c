@@ -1,0 +1,379 @@
+/* main.c — the mmuemu command line.
+ *
+ *   mmuemu run [options] -- PROGRAM [ARGS...]   run a static i386/x86-64 Linux program
+ *   mmuemu --help | --version
+ *
+ * Exit status: the guest's own (128 + signal when it was killed, 137 for the OOM killer);
+ * 2 for a usage error or a program mmuemu cannot load; 1 for an emulator failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "elf.h"
+#include "loader.h"
+#include "report.h"
+
+#ifndef MMUEMU_VERSION
+#define MMUEMU_VERSION "unknown"
+#endif
+
+extern char **environ;
+
+static const char *prog_name = "mmuemu";
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: mmuemu run [OPTIONS] -- PROGRAM [ARGS...]\n"
+"       mmuemu --help | --version\n"
+"\n"
+"Runs a static i386 or x86-64 Linux program (ET_EXEC or static-PIE) on Unicorn, with mmuemu's\n"
+"MMU model and Linux-like kernel memory manager as the only path to guest memory, and prints a\n"
+"report of what address translation and the memory manager did.\n"
+"\n"
+"Machine:\n"
+"  --paging MODE         page-table format: 2level (i386 default, 4 KiB/4 MiB pages),\n"
+"                        pae (i386), 4level (x86-64 default), 5level (x86-64, LA57)\n"
+"  --mem SIZE            modelled RAM, e.g. 512M, 4G (default: i386 2G, x86-64 4G)\n"
+"  --lowmem SIZE         i386 lowmem/highmem boundary (default 0x377fe000, ~887 MiB)\n"
+"  --movablecore SIZE    put this much of the top of RAM in ZONE_MOVABLE (default 0)\n"
+"  --stack-limit SIZE    RLIMIT_STACK of the guest (default 8M)\n"
+"\n"
+"Run:\n"
+"  --no-icount           do not count instructions (faster; the report shows 0)\n"
+"  --max-insns N         stop the guest after N instructions\n"
+"  --progress            print progress (instructions, MIPS, faults) every 2 s on stderr\n"
+"\n"
+"Report (printed when the guest ends):\n"
+"  --report FILE         write the report to FILE instead of stderr\n"
+"  --report-format FMT   text (default) or json (schema: docs/report-schema.md)\n"
+"  --no-report           do not write a report\n"
+"\n"
+"Other:\n"
+"  -h, --help            this help\n"
+"  -V, --version         print the version\n"
+"\n"
+"SIZE accepts a number of bytes with an optional K, M, G or T suffix (powers of 1024;\n"
+"KiB/MiB/GiB/TiB also accepted) or a 0x hexadecimal number.\n"
+"Exit status: the guest's exit status (128+N when killed by signal N: 139 for SIGSEGV, 137 when\n"
+"the OOM killer ends it); 2 when the command line or the program is invalid; 1 on an emulator\n"
+"error.\n");
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", prog_name);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'mmuemu --help'.\n");
+	exit(2);
+}
+
+/* Parses SIZE: digits with an optional binary suffix. false on anything else or overflow. */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return false;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return false;
+	unsigned shift = 0;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
+		default: return false;
+		}
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "ib"))
+			end += strlen(end);
+		if (*end)
+			return false;
+	}
+	if (shift && v > (~0ULL >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return false;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Finds PROGRAM like execvp does when it has no slash. */
+static bool resolve_program(const char *prog, char *out, size_t outlen)
+{
+	if (strchr(prog, '/')) {
+		snprintf(out, outlen, "%s", prog);
+		return true;
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *colon = strchr(path, ':');
+		size_t n = colon ? (size_t)(colon - path) : strlen(path);
+		snprintf(out, outlen, "%.*s/%s", (int)n, n ? path : ".", prog);
+		if (access(out, X_OK) == 0)
+			return true;
+		path += n + (colon ? 1 : 0);
+	}
+	snprintf(out, outlen, "%s", prog);
+	return false;
+}
+
+static const char *paging_name(enum paging_mode m)
+{
+	switch (m) {
+	case PAGING_2LEVEL: return "2level";
+	case PAGING_PAE: return "pae";
+	case PAGING_4LEVEL: return "4level";
+	case PAGING_5LEVEL: return "5level";
+	}
+	return "?";
+}
+
+enum {
+	OPT_PAGING = 256, OPT_MEM, OPT_LOWMEM, OPT_MOVABLECORE, OPT_STACK_LIMIT, OPT_NO_ICOUNT,
+	OPT_MAX_INSNS, OPT_PROGRESS, OPT_REPORT, OPT_REPORT_FORMAT, OPT_NO_REPORT,
+};
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "paging", required_argument, NULL, OPT_PAGING },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "lowmem", required_argument, NULL, OPT_LOWMEM },
+		{ "movablecore", required_argument, NULL, OPT_MOVABLECORE },
+		{ "stack-limit", required_argument, NULL, OPT_STACK_LIMIT },
+		{ "no-icount", no_argument, NULL, OPT_NO_ICOUNT },
+		{ "max-insns", required_argument, NULL, OPT_MAX_INSNS },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "report-format", required_argument, NULL, OPT_REPORT_FORMAT },
+		{ "no-report", no_argument, NULL, OPT_NO_REPORT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *paging = NULL, *report_path = NULL;
+	uint64_t mem = 0, lowmem = 0, movable = 0, stack_limit = 0;
+	bool have_lowmem = false;
+	struct engine_options eo = { .count_insns = true };
+	enum report_format rfmt = REPORT_TEXT;
+	bool no_report = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PAGING:
+			if (strcmp(optarg, "2level") && strcmp(optarg, "pae") && strcmp(optarg, "4level") &&
+			    strcmp(optarg, "5level"))
+				die_usage("--paging: unknown mode '%s' (use 2level, pae, 4level or 5level)", optarg);
+			paging = optarg;
+			break;
+		case OPT_MEM:
+			if (!parse_size(optarg, &mem) || mem == 0)
+				die_usage("--mem: invalid size '%s' (examples: 512M, 4G)", optarg);
+			break;
+		case OPT_LOWMEM:
+			if (!parse_size(optarg, &lowmem) || lowmem == 0)
+				die_usage("--lowmem: invalid size '%s'", optarg);
+			have_lowmem = true;
+			break;
+		case OPT_MOVABLECORE:
+			if (!parse_size(optarg, &movable))
+				die_usage("--movablecore: invalid size '%s'", optarg);
+			break;
+		case OPT_STACK_LIMIT:
+			if (!parse_size(optarg, &stack_limit) || stack_limit < 65536)
+				die_usage("--stack-limit: invalid size '%s' (at least 64K)", optarg);
+			break;
+		case OPT_NO_ICOUNT: eo.count_insns = false; break;
+		case OPT_MAX_INSNS:
+			if (!parse_u64(optarg, &eo.max_insns) || eo.max_insns == 0)
+				die_usage("--max-insns: invalid count '%s'", optarg);
+			break;
+		case OPT_PROGRESS: eo.progress = true; break;
+		case OPT_REPORT: report_path = optarg; break;
+		case OPT_REPORT_FORMAT:
+			if (!strcmp(optarg, "text"))
+				rfmt = REPORT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				rfmt = REPORT_JSON;
+			else
+				die_usage("--report-format: unknown format '%s' (use text or json)", optarg);
+			break;
+		case OPT_NO_REPORT: no_report = true; break;
+		case 'h': usage(stdout); return 0;
+		case ':':
+			die_usage("option '%s' needs a value", argv[optind - 1]);
+			break;
+		default:
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (eo.max_insns && !eo.count_insns)
+		die_usage("%s", "--max-insns needs instruction counting (drop --no-icount)");
+	if (optind >= argc)
+		die_usage("%s", "run: no program given (usage: mmuemu run [OPTIONS] -- PROGRAM [ARGS...])");
+	const char *prog = argv[optind];
+	char path[PATH_MAX];
+	if (!resolve_program(prog, path, sizeof(path))) {
+		fprintf(stderr, "%s: %s: program not found in PATH\n", prog_name, prog);
+		return 2;
+	}
+
+	char err[512] = "";
+	struct elf_file ef;
+	struct elf_image img;
+	enum elf_status es = elf_file_open(path, &ef, &img, err, sizeof(err));
+	if (es != ELF_OK) {
+		fprintf(stderr, "%s: %s\n", prog_name, err);
+		return 2;
+	}
+
+	struct km_config kc;
+	km_default_config(&kc, img.is64 ? KM_ARCH_X86_64 : KM_ARCH_I386);
+	if (paging) {
+		enum paging_mode pm = !strcmp(paging, "2level") ? PAGING_2LEVEL : !strcmp(paging, "pae") ? PAGING_PAE
+				    : !strcmp(paging, "4level") ? PAGING_4LEVEL : PAGING_5LEVEL;
+		bool ok = img.is64 ? (pm == PAGING_4LEVEL || pm == PAGING_5LEVEL) : (pm == PAGING_2LEVEL || pm == PAGING_PAE);
+		if (!ok) {
+			fprintf(stderr, "%s: --paging %s is not available for an %s program (%s)\n", prog_name, paging,
+				img.is64 ? "x86-64" : "i386", img.is64 ? "use 4level or 5level" : "use 2level or pae");
+			elf_file_close(&ef);
+			return 2;
+		}
+		kc.paging = pm;
+	}
+	if (mem)
+		kc.mem_bytes = mem;
+	if (have_lowmem)
+		kc.lowmem_bytes = lowmem;
+	kc.movablecore_bytes = movable;
+	if (stack_limit)
+		kc.rlimit_stack = stack_limit;
+
+	FILE *rout = NULL;
+	if (!no_report) {
+		if (report_path && strcmp(report_path, "-")) {
+			rout = fopen(report_path, "w");
+			if (!rout) {
+				fprintf(stderr, "%s: --report %s: %s\n", prog_name, report_path, strerror(errno));
+				elf_file_close(&ef);
+				return 2;
+			}
+		} else {
+			rout = report_path ? stdout : stderr;
+		}
+	}
+
+	struct km *km = km_new(&kc, err, sizeof(err));
+	if (!km) {
+		fprintf(stderr, "%s: %s\n", prog_name, err);
+		elf_file_close(&ef);
+		return 2;
+	}
+	static struct engine e;   /* large (descriptor and syscall tables): not on the stack */
+	memset(&e, 0, sizeof(e));
+	struct guest *g = &e.g;
+	g->is64 = img.is64;
+	g->km = km;
+	g->mm = km_mm_new(km);
+	if (!realpath(path, g->exe_path))
+		snprintf(g->exe_path, sizeof(g->exe_path), "%s", path);
+	guest_fds_init(g);
+	struct km_file *kf = km_file_get(km, ef.fd);
+	int status = 1;
+	if (!g->mm || !kf) {
+		fprintf(stderr, "%s: cannot set up the address space: %s\n", prog_name, strerror(errno ? errno : ENOMEM));
+		goto out;
+	}
+	if (engine_init(&e, &eo, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", prog_name, err);
+		goto out;
+	}
+	struct loader_result lr;
+	int r = loader_load(&lr, km, g->mm, &img, kf, prog, argc - optind, argv + optind, environ, err, sizeof(err));
+	km_file_put(km, kf);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog_name, path, err);
+		status = 2;
+		goto out;
+	}
+	elf_file_close(&ef);
+	if (engine_run(&e, lr.entry, lr.sp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", prog_name, err);
+		status = 1;
+	} else {
+		status = engine_exit_status(&e);
+	}
+	fflush(stdout);
+	if (g->fatal_signal == SIGSEGV || g->fatal_signal == SIGBUS) {
+		fprintf(stderr, "%s: killed by %s at %#llx (pc %#llx)\n", path, g->fatal_signal == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+			(unsigned long long)g->fatal_addr, (unsigned long long)g->fatal_pc);
+	} else if (g->fatal_signal == SIGKILL) {
+		fprintf(stderr, "%s: %s (pid %d)\n", path, g->fatal_reason, getpid());
+	} else if (g->fatal_signal) {
+		fprintf(stderr, "%s: killed by signal %d (%s) at pc %#llx\n", path, g->fatal_signal,
+			g->fatal_reason[0] ? g->fatal_reason : "fatal", (unsigned long long)g->fatal_pc);
+	}
+	if (rout) {
+		struct run_info ri = { path, argc - optind, argv + optind, "", kc.mem_bytes, status };
+		ri.paging = paging_name(kc.paging);
+		if (report_write(rout, rfmt, &e, &ri) != 0)
+			fprintf(stderr, "%s: writing the report failed\n", prog_name);
+	}
+out:
+	if (rout && rout != stderr && rout != stdout)
+		fclose(rout);
+	guest_fds_close_all(g);
+	engine_close(&e);
+	if (g->mm)
+		km_mm_free(km, g->mm);
+	km_free(km);
+	elf_file_close(&ef);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+		unsigned maj, min;
+		uc_version(&maj, &min);
+		printf("mmuemu %s (Unicorn %u.%u, Capstone %d.%d)\n", MMUEMU_VERSION, maj, min, CS_API_MAJOR, CS_API_MINOR);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command '%s'\nTry 'mmuemu --help'.\n", prog_name, argv[1]);
+	return 2;
+}

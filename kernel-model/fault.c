@@ -1,0 +1,257 @@
+/* fault.c — the page-fault handler, following Linux 6.12:
+ *
+ *   arch/x86/mm/fault.c do_user_addr_fault: find the VMA (growing the stack when the address is
+ *     just below a VM_GROWSDOWN VMA), access_error, then handle_mm_fault; a bad address or a
+ *     refused access is SIGSEGV with SEGV_MAPERR or SEGV_ACCERR.
+ *   mm/memory.c handle_pte_fault:
+ *     - PTE none, anonymous VMA  -> do_anonymous_page: read maps the shared zero page (read-only,
+ *       special), write allocates a zeroed page (GFP_HIGHUSER_MOVABLE) mapped dirty+writable.
+ *     - PTE none, file VMA       -> do_read_fault (page-cache page mapped read-only) or, for a
+ *       write to a private mapping, do_cow_fault (a private copy of the page-cache page).
+ *     - write to a present read-only PTE in a writable VMA -> do_wp_page: the zero page gives a
+ *       new zeroed page, an exclusive anonymous page is reused in place (wp_page_reuse), anything
+ *       else is copied (wp_page_copy) and the old translation flushed.
+ *     - otherwise the fault was spurious: set Accessed (and Dirty on a write).
+ *   New PTEs carry Accessed, and Dirty for a write fault (protection_map includes _PAGE_ACCESSED).
+ *   Out of memory ends in the OOM killer (KM_FAULT_OOM), never a host abort.
+ *
+ * A fetch from a readable but non-executable VMA takes two faults under NX, as on Linux: the
+ * first (not present) maps the page with NX, the retried fetch faults again with P|I set and is
+ * refused by access_error ("read, present").
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "km_internal.h"
+
+#ifndef SEGV_MAPERR
+#define SEGV_MAPERR 1
+#define SEGV_ACCERR 2
+#endif
+
+/* expand_stack / expand_downwards: grow a VM_GROWSDOWN VMA down to addr, within RLIMIT_STACK
+ * and keeping the guard gap above the previous VMA. */
+static bool expand_stack(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr)
+{
+	uint64_t new_start = addr & PAGE_MASK;
+	if (new_start < MMAP_MIN_ADDR)
+		return false;
+	if (vma->vm_end - new_start > km->cfg.rlimit_stack)
+		return false;
+	size_t idx = vma_index(mm, vma->vm_start);
+	if (idx > 0) {
+		struct vm_area_struct *prev = mm->vmas[idx - 1];
+		if (prev->vm_end + STACK_GUARD_GAP > new_start && (prev->vm_flags & VM_ACCESS_FLAGS))
+			return false;
+	}
+	vma->vm_start = new_start;
+	km->stats.stack_expansions++;
+	return true;
+}
+
+/* access_error (arch/x86/mm/fault.c): 1 when the VMA does not allow the access. */
+static bool access_error(uint32_t ec, const struct vm_area_struct *vma)
+{
+	if (ec & PF_ERR_PK)
+		return true;
+	if (ec & PF_ERR_W)
+		return !(vma->vm_flags & VM_WRITE);
+	if (ec & PF_ERR_P)
+		return true;   /* read, present */
+	return !(vma->vm_flags & VM_ACCESS_FLAGS);
+}
+
+static enum km_fault_result finish(struct km *km, struct km_fault_info *info, enum km_fault_kind kind,
+				   enum km_fault_result res, uint64_t start_cycles)
+{
+	info->kind = kind;
+	info->cycles = km->cycles - start_cycles;
+	km->fault_kind_count[kind]++;
+	km->stats.fault_cycles += info->cycles;
+	if (res == KM_FAULT_SIGSEGV)
+		km->stats.sigsegv++;
+	if (res == KM_FAULT_OOM)
+		km->stats.oom_kills++;
+	return res;
+}
+
+static void set_pte_new(struct km *km, void *slot, uint64_t pfn, uint64_t prot, bool write)
+{
+	uint64_t e = km_mk_pte(km, pfn, prot | PTE_A);
+	if (write)
+		e |= PTE_RW | PTE_D;
+	pte_write(km, slot, e);
+}
+
+static enum km_fault_result do_anonymous_page(struct km *km, struct mm_struct *mm,
+					      struct vm_area_struct *vma, void *slot, bool write,
+					      enum km_fault_kind *kind)
+{
+	if (!write && !(vma->vm_flags & VM_SHARED)) {
+		/* The zero page: special, read-only whatever the VMA allows. */
+		pte_write(km, slot, km_mk_pte(km, km->zero_pfn, (vma->vm_page_prot & ~PTE_RW) | PTE_A | PTE_SPECIAL));
+		*kind = KM_FK_ANON_ZERO;
+		return KM_FAULT_OK;
+	}
+	struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
+	if (!page)
+		return KM_FAULT_OOM;
+	uint64_t pfn = km_page_pfn(km, page);
+	memset(km_pfn_ptr(km, pfn), 0, PAGE_SIZE);
+	page->flags |= PG_KM_ANON;
+	page->_mapcount = 1;
+	mm->rss_anon++;
+	bool writable = (vma->vm_flags & VM_WRITE) != 0;
+	set_pte_new(km, slot, pfn, vma->vm_page_prot, writable && (write || (vma->vm_flags & VM_SHARED)));
+	*kind = KM_FK_ANON_NEW;
+	return KM_FAULT_OK;
+}
+
+static enum km_fault_result do_file_fault(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma,
+					  uint64_t addr, void *slot, bool write, enum km_fault_kind *kind)
+{
+	uint64_t index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	/* Beyond the end of the file is SIGBUS (filemap_fault). */
+	if (index >= (vma->vm_file->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
+		return KM_FAULT_SIGBUS;
+	uint64_t cache_pfn;
+	bool major;
+	if (!km_filemap_get(km, vma->vm_file, index, &cache_pfn, &major))
+		return KM_FAULT_OOM;
+	if (major)
+		km->stats.pgmajfault++;
+	if (write && !(vma->vm_flags & VM_SHARED)) {
+		/* do_cow_fault: a private anonymous copy of the page-cache page. */
+		struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE);
+		if (!page)
+			return KM_FAULT_OOM;
+		uint64_t pfn = km_page_pfn(km, page);
+		memcpy(km_pfn_ptr(km, pfn), km_pfn_ptr(km, cache_pfn), PAGE_SIZE);
+		km->stats.pages_copied++;
+		km->cycles += km->cfg.costs.copy_page;
+		page->flags |= PG_KM_ANON;
+		page->_mapcount = 1;
+		mm->rss_anon++;
+		set_pte_new(km, slot, pfn, vma->vm_page_prot, true);
+		*kind = KM_FK_FILE_COW;
+		return KM_FAULT_OK;
+	}
+	/* do_read_fault: map the page-cache page itself, read-only for a private mapping. */
+	struct page *cp = km_pfn_page(km, cache_pfn);
+	cp->_refcount++;
+	cp->_mapcount++;
+	mm->rss_file++;
+	set_pte_new(km, slot, cache_pfn, vma->vm_page_prot & ~PTE_RW, false);
+	*kind = KM_FK_FILE_READ;
+	return KM_FAULT_OK;
+}
+
+static enum km_fault_result do_wp_page(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma,
+				       uint64_t addr, void *slot, uint64_t pte, enum km_fault_kind *kind)
+{
+	uint64_t old_pfn = km_pte_pfn(km, pte);
+	struct page *old = old_pfn == km->zero_pfn ? NULL : km_pfn_page(km, old_pfn);
+	if (old && (old->flags & PG_KM_ANON) && old->_refcount == 1) {
+		/* wp_page_reuse: exclusive anonymous page, make it writable in place. */
+		pte_write(km, slot, pte | PTE_RW | PTE_D | PTE_A);
+		*kind = KM_FK_COW_REUSE;
+		km_flush_tlb(km, mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE);
+		return KM_FAULT_OK;
+	}
+	/* wp_page_copy. */
+	struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE | (old ? 0 : __GFP_ZERO));
+	if (!page)
+		return KM_FAULT_OOM;
+	uint64_t pfn = km_page_pfn(km, page);
+	if (old) {
+		memcpy(km_pfn_ptr(km, pfn), km_pfn_ptr(km, old_pfn), PAGE_SIZE);
+		km->stats.pages_copied++;
+		km->cycles += km->cfg.costs.copy_page;
+		*kind = KM_FK_COW_COPY;
+	} else {
+		memset(km_pfn_ptr(km, pfn), 0, PAGE_SIZE);
+		*kind = KM_FK_COW_ZERO;
+	}
+	page->flags |= PG_KM_ANON;
+	page->_mapcount = 1;
+	mm->rss_anon++;
+	/* ptep_clear_flush, then the new writable dirty PTE. */
+	pte_write(km, slot, 0);
+	km_flush_tlb(km, mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE);
+	set_pte_new(km, slot, pfn, vma->vm_page_prot, true);
+	if (old) {
+		if (old->flags & PG_KM_ANON)
+			mm->rss_anon--;
+		else
+			mm->rss_file--;
+		old->_mapcount--;
+		km_put_page(km, old);
+	}
+	return KM_FAULT_OK;
+}
+
+enum km_fault_result km_handle_mm_fault(struct km *km, struct mm_struct *mm, uint64_t addr,
+					uint32_t ec, struct km_fault_info *info)
+{
+	uint64_t start = km->cycles;
+	memset(info, 0, sizeof(*info));
+	km->stats.pgfault++;
+	if (ec & PF_ERR_U)
+		km->stats.pgfault_user++;
+	km->cycles += km->cfg.costs.exception + km->cfg.costs.fault_base;
+
+	if (addr >= mm->task_size) {
+		info->si_code = SEGV_MAPERR;
+		return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
+	}
+	struct vm_area_struct *vma = find_vma(mm, addr);
+	if (!vma) {
+		info->si_code = SEGV_MAPERR;
+		return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
+	}
+	if (vma->vm_start > addr) {
+		if (!(vma->vm_flags & VM_GROWSDOWN) || !expand_stack(km, mm, vma, addr)) {
+			info->si_code = SEGV_MAPERR;
+			return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
+		}
+	}
+	if (access_error(ec, vma)) {
+		info->si_code = SEGV_ACCERR;
+		return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
+	}
+	bool write = (ec & PF_ERR_W) != 0;
+	bool oom;
+	uint8_t *slot = km_pte_slot(km, mm, addr, true, &oom);
+	if (!slot)
+		return finish(km, info, KM_FK_OOM, KM_FAULT_OOM, start);
+	uint64_t pte = pte_read(km, slot);
+	enum km_fault_kind kind = KM_FK_SPURIOUS;
+	enum km_fault_result res;
+	if (pte == 0) {
+		if (!vma->vm_file)
+			res = do_anonymous_page(km, mm, vma, slot, write, &kind);
+		else
+			res = do_file_fault(km, mm, vma, addr, slot, write, &kind);
+	} else if (!(pte & PTE_P)) {
+		/* PROT_NONE entry in an accessible VMA cannot happen (mprotect rewrites them). */
+		info->si_code = SEGV_ACCERR;
+		return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
+	} else if (write && !(pte & PTE_RW)) {
+		res = do_wp_page(km, mm, vma, addr, slot, pte, &kind);
+	} else {
+		/* Spurious: the translation is valid; mark young (and dirty on a write). x86 needs no
+		 * flush here (flush_tlb_fix_spurious_fault is a no-op). */
+		uint64_t ne = pte | PTE_A | (write ? PTE_D : 0);
+		if (ne != pte)
+			pte_write(km, slot, ne);
+		res = KM_FAULT_OK;
+	}
+	if (res == KM_FAULT_SIGBUS) {
+		info->si_code = 2; /* BUS_ADRERR */
+		return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGBUS, start);
+	}
+	if (res == KM_FAULT_OOM)
+		return finish(km, info, KM_FK_OOM, KM_FAULT_OOM, start);
+	return finish(km, info, kind, KM_FAULT_OK, start);
+}

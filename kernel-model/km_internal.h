@@ -1,0 +1,149 @@
+/* km_internal.h — private structures of the kernel model (see kmodel.h for the contracts). */
+#ifndef MMUEMU_KM_INTERNAL_H
+#define MMUEMU_KM_INTERNAL_H
+
+#include <sys/types.h>
+
+#include "kmodel.h"
+#include "gfp.h"
+
+/* PAGE_SHIFT and PAGE_SIZE come from page_alloc.h. */
+#undef PAGE_MASK
+#define PAGE_MASK (~(uint64_t)(PAGE_SIZE - 1))
+#undef PAGE_ALIGN
+#define PAGE_ALIGN(x) (((uint64_t)(x) + PAGE_SIZE - 1) & PAGE_MASK)
+
+/* The guard gap kept below a VM_GROWSDOWN VMA (mm/mmap.c stack_guard_gap = 256 pages). */
+#define STACK_GUARD_GAP (256ULL << PAGE_SHIFT)
+/* mmap_min_addr (mm/Kconfig DEFAULT_MMAP_MIN_ADDR on x86). */
+#define MMAP_MIN_ADDR 4096ULL
+
+/* vm_flags, with Linux's values (include/linux/mm.h). */
+#define VM_READ        0x00000001ULL
+#define VM_WRITE       0x00000002ULL
+#define VM_EXEC        0x00000004ULL
+#define VM_SHARED      0x00000008ULL
+#define VM_MAYREAD     0x00000010ULL
+#define VM_MAYWRITE    0x00000020ULL
+#define VM_MAYEXEC     0x00000040ULL
+#define VM_MAYSHARE    0x00000080ULL
+#define VM_GROWSDOWN   0x00000100ULL
+#define VM_DONTEXPAND  0x00040000ULL
+#define VM_ACCOUNT     0x00100000ULL
+#define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+
+/* Linux stores PROT_NONE pages as not-present PTEs with _PAGE_PROTNONE, which reuses the
+ * GLOBAL bit (asm/pgtable_types.h). Such an entry still owns its frame. */
+#define PTE_PROTNONE PTE_G
+
+/* Page-table entry accessors over the format's entry size. */
+struct km_file {
+	struct km_file *next;      /* km->files list */
+	int fd;                    /* our own dup of the host descriptor */
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;             /* bytes, at the time of the first open */
+	int refs;
+	/* Page cache: open-addressing hash of file page index -> pfn + 1 (0 = empty slot). */
+	uint64_t *pc_index;
+	uint64_t *pc_pfn;
+	size_t pc_cap, pc_used;
+};
+
+struct vm_area_struct {
+	uint64_t vm_start, vm_end;     /* [vm_start, vm_end), page aligned */
+	uint64_t vm_flags;             /* VM_* */
+	uint64_t vm_page_prot;         /* PTE bits installed for pages of this VMA (protection_map) */
+	struct km_file *vm_file;       /* NULL for anonymous memory */
+	uint64_t vm_pgoff;             /* file offset of vm_start, in pages */
+};
+
+struct mm_struct {
+	uint64_t pgd_pfn;              /* top-level table (CR3); the PDPT page under PAE */
+	uint64_t pdpt_pa;              /* PAE: physical address of the 32-byte PDPT */
+	struct vm_area_struct **vmas;  /* sorted by address, non-overlapping */
+	size_t nr_vmas, cap_vmas;
+	uint64_t task_size, stack_top, mmap_base;
+	uint64_t start_brk, brk;
+	uint64_t rss_anon, rss_file;   /* pages currently mapped */
+	uint64_t pt_pages;             /* page-table pages of this mm, all levels */
+	struct mmu_regs regs;          /* cached CPU registers for uaccess walks */
+	bool regs_valid;
+};
+
+struct km {
+	struct km_config cfg;
+	struct paging_format fmt;
+	uint8_t *phys;                 /* modelled RAM */
+	uint64_t phys_size;
+	struct pglist_data pgdat;
+	uint64_t zero_pfn;
+	struct km_file *files;
+	struct km_ops ops;
+	struct km_stats stats;
+	uint64_t fault_kind_count[KM_FK_COUNT];
+	uint64_t cycles;
+	uint64_t frames_in_use, frames_peak;
+	unsigned maxphyaddr;
+};
+
+/* Page flags the memory manager sets on pages it owns (struct page .flags, Linux's bits):
+ * anonymous pages are swap-backed (PageSwapBacked), page-cache pages carry owner_2 here
+ * (Linux recognises them by page->mapping, which the model does not keep), page-table pages are
+ * marked arch_1 and typed PGTY_table, kernel data pages (zero page, GDT) are reserved. All are
+ * cleared before a page goes back to the allocator. */
+#define PG_KM_ANON      (1u << PG_swapbacked)
+#define PG_KM_PAGECACHE (1u << PG_owner_2)
+#define PG_KM_PGTABLE   (1u << PG_arch_1)
+#define PG_KM_KERNEL    (1u << PG_reserved)
+
+/* km.c */
+struct page *km_alloc_page(struct km *km, gfp_t gfp);
+void km_free_page(struct km *km, struct page *page);
+void km_put_page(struct km *km, struct page *page);   /* drop one reference, free at zero */
+static inline uint8_t *km_pfn_ptr(struct km *km, uint64_t pfn) { return km->phys + (pfn << PAGE_SHIFT); }
+uint64_t km_page_pfn(struct km *km, struct page *page);
+struct page *km_pfn_page(struct km *km, uint64_t pfn);
+void km_flush_tlb(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end);
+void km_charge(struct km *km, uint64_t cycles);
+
+/* filemap.c: returns the page-cache pfn holding page `index` of f, reading it if needed
+ * (*major set when it was read). Returns false when memory is exhausted. */
+bool km_filemap_get(struct km *km, struct km_file *f, uint64_t index, uint64_t *pfn, bool *major);
+void km_files_free(struct km *km);
+
+/* pgtable.c */
+uint64_t pte_read(const struct km *km, const void *p);
+void pte_write(const struct km *km, void *p, uint64_t v);
+/* Pointer to the leaf (level 0) entry for va, allocating tables when alloc; NULL if a table is
+ * missing (!alloc) or memory ran out (alloc; *oom set). */
+void *km_pte_slot(struct km *km, struct mm_struct *mm, uint64_t va, bool alloc, bool *oom);
+/* Removes the translations in [start, end): drops page references, counts rss, frees emptied
+ * page-table pages, flushes. */
+void km_zap_range(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end);
+/* Moves present PTEs of [old, old+len) to new (mremap), flushing. false when out of memory. */
+bool km_move_ptes(struct km *km, struct mm_struct *mm, uint64_t old, uint64_t new_addr, uint64_t len);
+/* Rewrites the protection bits of present PTEs in [start, end) to prot (mprotect). */
+void km_change_prot(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end, uint64_t prot,
+		    bool writable_ok);
+bool km_pgd_alloc(struct km *km, struct mm_struct *mm);
+void km_pgd_free(struct km *km, struct mm_struct *mm);
+const char *km_pgtable_check(struct km *km, struct mm_struct *mm);
+uint64_t km_pte_pfn(const struct km *km, uint64_t pte);
+uint64_t km_mk_pte(const struct km *km, uint64_t pfn, uint64_t prot);
+
+/* vma.c */
+struct vm_area_struct *find_vma(struct mm_struct *mm, uint64_t addr);   /* first vma with end > addr */
+size_t vma_index(struct mm_struct *mm, uint64_t addr);                  /* index of that vma (or nr) */
+struct vm_area_struct *vma_alloc(void);
+bool vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_remove_at(struct mm_struct *mm, size_t idx);
+bool vma_split(struct km *km, struct mm_struct *mm, size_t idx, uint64_t addr);
+void vma_try_merge_around(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end);
+uint64_t vm_start_gap(const struct vm_area_struct *v);
+uint64_t vm_get_page_prot(const struct km *km, uint64_t vm_flags);
+uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, bool topdown);
+int64_t km_do_munmap(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len);
+const char *km_vma_check(struct mm_struct *mm);
+
+#endif

@@ -1,0 +1,227 @@
+/* kmodel.h — the guest kernel's memory manager, modelled on Linux 6.12.
+ *
+ * One `struct km` is the machine seen by the kernel: modelled physical memory (a host buffer
+ * that Unicorn maps once at physical address 0), the node with its zones and buddy allocator
+ * (page_alloc.h), the shared zero page, the page cache of files mapped by guests, the paging
+ * format the kernel runs its page tables in, the cost table and the statistics.
+ *
+ * One `struct mm_struct` is an address space: the root of its page tables (real x86 entries in
+ * modelled physical memory, in the format of km->fmt), its VMAs, brk and mmap_base.
+ *
+ * The fault handler (km_handle_mm_fault) follows arch/x86/mm/fault.c do_user_addr_fault and
+ * mm/memory.c handle_mm_fault: VMA lookup and stack growth, access checks, then anonymous
+ * demand paging (shared zero page on read, zeroed page on write), copy-on-write (reuse when the
+ * page is exclusive), and private file mappings backed by the page cache.
+ *
+ * Every change the model makes to a present PTE calls km->ops.flush_tlb so that whoever caches
+ * translations (Unicorn's softmmu TLB, the timing TLB model) drops them.
+ *
+ * This library never includes Unicorn: tests drive it with physical memory it allocates itself.
+ */
+#ifndef MMUEMU_KMODEL_H
+#define MMUEMU_KMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "paging.h"
+#include "walk.h"
+#include "page_alloc.h"
+
+struct km;
+struct mm_struct;
+struct vm_area_struct;
+struct km_file;
+
+/* ---- configuration ----------------------------------------------------------------------- */
+
+enum km_arch { KM_ARCH_I386, KM_ARCH_X86_64 };
+
+/* Cycle costs the kernel model charges (all configuration; defaults in km_default_costs, from
+ * linux-mm-facts.md §7 and cpu-data.md). */
+struct km_costs {
+	uint64_t exception;      /* #PF entry + exit (hardware exception delivery, iret) */
+	uint64_t fault_base;     /* handler base cost: VMA lookup, locking, PTE install */
+	uint64_t zero_page;      /* clear_page of one 4 KiB frame */
+	uint64_t copy_page;      /* copy_page of one 4 KiB frame (COW) */
+	uint64_t page_alloc;     /* one buddy allocation (before splits) */
+	uint64_t page_split;     /* each split step of a buddy allocation */
+	uint64_t pgtable_alloc;  /* allocating and zeroing one page-table page */
+	uint64_t file_read_page; /* filling one page-cache page from the file */
+	uint64_t invlpg;         /* one INVLPG */
+	uint64_t tlb_flush;      /* one full (non-global) TLB flush */
+};
+
+struct km_config {
+	enum km_arch arch;
+	enum paging_mode paging;    /* PAGING_2LEVEL or PAGING_PAE (i386), PAGING_4LEVEL or _5LEVEL */
+	uint64_t mem_bytes;         /* modelled RAM */
+	uint64_t lowmem_bytes;      /* i386 lowmem boundary (max_low_pfn << 12) */
+	uint64_t movablecore_bytes; /* 0: no ZONE_MOVABLE */
+	uint64_t rlimit_stack;      /* RLIMIT_STACK soft limit in bytes */
+	struct km_costs costs;
+};
+
+/* Fills *cfg with the defaults for arch: i386 2 GiB, 2-level paging, lowmem 0x377fe000;
+ * x86-64 4 GiB, 4-level paging; 8 MiB stack limit; default costs. */
+void km_default_config(struct km_config *cfg, enum km_arch arch);
+
+/* ---- statistics (counters declared once in km_stats.inc) ---------------------------------- */
+
+struct km_stats {
+#define KM_STAT(name, desc) uint64_t name;
+#include "km_stats.inc"
+#undef KM_STAT
+	uint64_t pgtable_pages[5];       /* live page-table pages per level (0 = PTE tables) */
+	uint64_t pgtable_pages_peak[5];
+};
+
+/* Calls fn once per counter, in declaration order. */
+void km_stats_foreach(const struct km_stats *s,
+		      void (*fn)(void *ctx, const char *name, const char *desc, uint64_t value),
+		      void *ctx);
+
+/* ---- callbacks into the machine ------------------------------------------------------------ */
+
+struct km_ops {
+	/* A present translation for [start, end) of mm changed or was removed; end == 0 means the
+	 * whole address space. The callee drops cached translations (Unicorn TLB, timing TLBs). */
+	void (*flush_tlb)(void *ctx, struct mm_struct *mm, uint64_t start, uint64_t end);
+	void *ctx;
+};
+
+/* ---- the machine --------------------------------------------------------------------------- */
+
+/* Creates the kernel model: allocates modelled physical memory (an anonymous host mapping:
+ * untouched frames cost no host memory), builds zones, frees all RAM into the buddy allocator,
+ * allocates the zero page. NULL with a message in err on a bad configuration. */
+struct km *km_new(const struct km_config *cfg, char *err, size_t errlen);
+void km_free(struct km *km);
+void km_set_ops(struct km *km, const struct km_ops *ops);
+
+uint8_t *km_phys_base(const struct km *km);   /* host pointer of physical address 0 */
+uint64_t km_phys_size(const struct km *km);   /* bytes of modelled RAM */
+uint64_t km_zero_pfn(const struct km *km);    /* the shared zero page */
+const struct paging_format *km_format(const struct km *km);
+const struct km_config *km_get_config(const struct km *km);
+struct km_stats *km_stats(struct km *km);
+struct pglist_data *km_pgdat(struct km *km);
+/* Cycles charged so far for kernel work and exceptions. */
+uint64_t km_cycles(const struct km *km);
+/* A self-check over the whole model (buddy lists, page-table reference counts, VMA order,
+ * refcounts of mapped pages). NULL if consistent, else a description of the broken invariant. */
+const char *km_check(struct km *km, struct mm_struct *mm);
+
+/* ---- files (page cache) ------------------------------------------------------------------- */
+
+/* A host file the guest maps (its ELF image, or a file passed to mmap). The model keeps its own
+ * dup of fd; pages are read with pread into page-cache frames on first use. One km_file per
+ * (st_dev, st_ino): opening the same file twice returns the same object with one more
+ * reference. NULL with errno set on failure. */
+struct km_file *km_file_get(struct km *km, int fd);
+void km_file_put(struct km *km, struct km_file *f);
+uint64_t km_file_size(const struct km_file *f);
+
+/* ---- address spaces ------------------------------------------------------------------------ */
+
+/* A new, empty address space (top-level page-table page allocated; under PAE the four PMD
+ * pages are preallocated as Linux does). NULL when memory is exhausted. */
+struct mm_struct *km_mm_new(struct km *km);
+void km_mm_free(struct km *km, struct mm_struct *mm);
+
+/* The CPU registers that make the MMU walk this address space (CR0.PG|WP, CR3, CR4 PSE/PAE/
+ * LA57/PGE, EFER LME/LMA/NXE). */
+void km_mm_regs(struct km *km, struct mm_struct *mm, struct mmu_regs *regs);
+
+/* Layout (linux-mm-facts §5.4, ASLR off). */
+uint64_t km_mm_task_size(const struct mm_struct *mm);
+uint64_t km_mm_stack_top(const struct mm_struct *mm);
+uint64_t km_mm_mmap_base(const struct mm_struct *mm);
+void km_mm_set_brk(struct mm_struct *mm, uint64_t start_brk);  /* start_brk = brk = addr */
+uint64_t km_mm_brk(const struct mm_struct *mm);
+uint64_t km_mm_start_brk(const struct mm_struct *mm);
+
+/* get_unmapped_area for len bytes without a hint (top-down below mmap_base); 0 if none. */
+uint64_t km_get_unmapped_area(struct mm_struct *mm, uint64_t len);
+
+/* Protections and flags, with Linux's values (PROT_*, MAP_*, MREMAP_*, MADV_* from <sys/mman.h>). */
+
+/* do_mmap: returns the address or a negative errno. file may be NULL (anonymous). MAP_SHARED
+ * anonymous or file mappings are refused with -EINVAL for now (not modelled yet); MAP_FIXED
+ * replaces, MAP_FIXED_NOREPLACE fails with -EEXIST, a hint is honoured when free, else
+ * top-down from mmap_base. MAP_GROWSDOWN makes a stack-like VMA. */
+int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int prot,
+		int flags, struct km_file *file, uint64_t offset);
+int64_t km_munmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len);
+int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int prot);
+int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64_t old_len,
+		  uint64_t new_len, int flags, uint64_t new_addr);
+int64_t km_madvise(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int advice);
+/* sys_brk: returns the new break, or the old one on failure (Linux semantics). */
+uint64_t km_brk(struct km *km, struct mm_struct *mm, uint64_t brk);
+
+/* vm_brk_flags, for the ELF loader's bss: anonymous read/write (exec if asked) VMA at a fixed
+ * place. 0 or a negative errno. */
+int64_t km_vm_brk_flags(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len, bool exec);
+
+/* The initial stack VMA: [stack_top - size, stack_top), VM_GROWSDOWN, exec if exec_stack. */
+int km_setup_stack(struct km *km, struct mm_struct *mm, uint64_t size, bool exec_stack);
+
+/* Kernel-only mapping of one fresh zeroed frame at a kernel virtual address (supervisor, RW,
+ * global), for structures the CPU reads implicitly (the i386 GDT). Returns the host pointer. */
+uint8_t *km_map_kernel_page(struct km *km, struct mm_struct *mm, uint64_t va);
+
+/* ---- faults --------------------------------------------------------------------------------- */
+
+enum km_fault_result {
+	KM_FAULT_OK = 0,        /* translation installed; retry the access */
+	KM_FAULT_SIGSEGV,       /* bad access: deliver SIGSEGV (si_code in info) */
+	KM_FAULT_SIGBUS,
+	KM_FAULT_OOM,           /* out of memory: the OOM killer kills the task */
+};
+
+enum km_fault_kind {
+#define KM_FAULT_KIND(name, desc) KM_FK_##name,
+#include "km_fault_kinds.inc"
+#undef KM_FAULT_KIND
+	KM_FK_COUNT
+};
+const char *km_fault_kind_name(enum km_fault_kind k);
+uint64_t km_fault_kind_count(const struct km *km, enum km_fault_kind k);
+
+struct km_fault_info {
+	enum km_fault_kind kind;
+	int si_code;            /* SEGV_MAPERR or SEGV_ACCERR for KM_FAULT_SIGSEGV */
+	uint64_t cycles;        /* kernel cycles charged for this fault */
+};
+
+/* The #PF handler: addr is CR2, error_code the hardware error code (PF_ERR_*). user says the
+ * fault came from user mode (error code U) or from a kernel access to user memory (uaccess). */
+enum km_fault_result km_handle_mm_fault(struct km *km, struct mm_struct *mm, uint64_t addr,
+					uint32_t error_code, struct km_fault_info *info);
+
+/* ---- user memory access from the kernel (copy_from_user and friends) ----------------------- */
+
+/* Copy between guest virtual memory and the host, through the MMU walk of mm's page tables with
+ * the kernel's rights (CR0.WP=1, so writes to read-only pages fault and COW), faulting pages in
+ * as Linux's uaccess does. 0 on success, -EFAULT if any byte is not accessible (bytes before the
+ * bad one may have been copied, as in Linux). Never touches host memory outside the copy. */
+int km_copy_from_user(struct km *km, struct mm_struct *mm, void *dst, uint64_t src, size_t n);
+int km_copy_to_user(struct km *km, struct mm_struct *mm, uint64_t dst, const void *src, size_t n);
+int km_clear_user(struct km *km, struct mm_struct *mm, uint64_t dst, size_t n);
+/* Copies a NUL-terminated string of at most max-1 bytes into dst (always terminated). Returns
+ * its length, -EFAULT, or -ENAMETOOLONG if no NUL within max-1 bytes. */
+int64_t km_strncpy_from_user(struct km *km, struct mm_struct *mm, char *dst, uint64_t src, size_t max);
+/* Whether [addr, addr+n) lies in VMAs allowing the access (no faulting in). */
+bool km_access_ok(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t n, bool write);
+
+/* ---- reports -------------------------------------------------------------------------------- */
+
+/* Live and peak frames in use (allocated from the buddy allocator) and the VMA list dump. */
+uint64_t km_frames_in_use(const struct km *km);
+uint64_t km_frames_peak(const struct km *km);
+void km_dump_vmas(struct km *km, struct mm_struct *mm, FILE *out);   /* /proc/self/maps format */
+
+#endif

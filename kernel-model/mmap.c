@@ -1,0 +1,423 @@
+/* mmap.c — the memory system calls: mmap, munmap, mprotect, mremap, madvise, brk, and the
+ * initial stack VMA. Models Linux 6.12 mm/mmap.c, mm/vma.c, mm/mprotect.c, mm/mremap.c,
+ * mm/madvise.c; return values and errno follow the kernel.
+ *
+ * Not modelled yet (documented in docs/kernel-model.md): MAP_SHARED file mappings that are
+ * writable (-EINVAL), MAP_HUGETLB (-EINVAL), MAP_POPULATE (accepted, pages still fault in
+ * lazily), MREMAP_DONTUNMAP (-EINVAL). MAP_SHARED anonymous memory is modelled as anonymous
+ * memory that never maps the zero page (there is no fork, so nobody else can see it).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "km_internal.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MAP_UNINITIALIZED
+#define MAP_UNINITIALIZED 0x4000000
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+static uint64_t calc_vm_flags(int prot, int flags)
+{
+	uint64_t vf = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	if (prot & PROT_READ)
+		vf |= VM_READ;
+	if (prot & PROT_WRITE)
+		vf |= VM_WRITE;
+	if (prot & PROT_EXEC)
+		vf |= VM_EXEC;
+	if (flags & MAP_GROWSDOWN)
+		vf |= VM_GROWSDOWN;
+	if ((flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE)
+		vf |= VM_SHARED | VM_MAYSHARE;
+	return vf;
+}
+
+/* Unmaps [start, start+len): splits the VMAs at the edges, zaps their pages, removes them. */
+int64_t km_do_munmap(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+	size_t i = vma_index(mm, start);
+	if (i < mm->nr_vmas && mm->vmas[i]->vm_start < start) {
+		if (!vma_split(km, mm, i, start))
+			return -ENOMEM;
+		i++;
+	}
+	size_t j = vma_index(mm, end);
+	if (j < mm->nr_vmas && mm->vmas[j]->vm_start < end) {
+		if (!vma_split(km, mm, j, end))
+			return -ENOMEM;
+	}
+	km_zap_range(km, mm, start, end);
+	i = vma_index(mm, start);
+	while (i < mm->nr_vmas && mm->vmas[i]->vm_start < end) {
+		if (mm->vmas[i]->vm_file)
+			km_file_put(km, mm->vmas[i]->vm_file);
+		vma_remove_at(mm, i);
+	}
+	return 0;
+}
+
+int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int prot,
+		int flags, struct km_file *file, uint64_t offset)
+{
+	km->stats.mmap_calls++;
+	int type = flags & MAP_TYPE;
+	if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
+		return -EINVAL;
+	if (len == 0)
+		return -EINVAL;
+	if (flags & MAP_HUGETLB)
+		return -EINVAL;
+	if (!(flags & MAP_ANONYMOUS) && !file)
+		return -EBADF;
+	if (flags & MAP_ANONYMOUS)
+		file = NULL;
+	uint64_t plen = PAGE_ALIGN(len);
+	if (plen < len || plen > mm->task_size)
+		return -ENOMEM;
+	if (offset & (PAGE_SIZE - 1))
+		return -EINVAL;
+	if (file && offset + plen < offset)
+		return -EOVERFLOW;
+	if (file && type != MAP_PRIVATE && (prot & PROT_WRITE))
+		return -EINVAL;   /* writable shared file mappings: not modelled */
+	bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+	if (fixed) {
+		if (addr & (PAGE_SIZE - 1))
+			return -EINVAL;
+		if (addr + plen < addr || addr + plen > mm->task_size || addr < MMAP_MIN_ADDR)
+			return -ENOMEM;
+		if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED)) {
+			struct vm_area_struct *v = find_vma(mm, addr);
+			if (v && v->vm_start < addr + plen)
+				return -EEXIST;
+		}
+	} else {
+		addr = km_unmapped_area(mm, plen, addr, true);
+		if (!addr)
+			return -ENOMEM;
+	}
+	/* The default limit (max_map_count, 65530). */
+	if (mm->nr_vmas >= 65530)
+		return -ENOMEM;
+	if (fixed) {
+		int64_t r = km_do_munmap(km, mm, addr, plen);
+		if (r < 0)
+			return r;
+	}
+	struct vm_area_struct *v = vma_alloc();
+	if (!v)
+		return -ENOMEM;
+	v->vm_start = addr;
+	v->vm_end = addr + plen;
+	v->vm_flags = calc_vm_flags(prot, flags) | (file ? 0 : VM_ACCOUNT);
+	if (!file && (v->vm_flags & VM_SHARED))
+		v->vm_flags &= ~VM_ACCOUNT;
+	v->vm_page_prot = vm_get_page_prot(km, v->vm_flags);
+	v->vm_file = file;
+	v->vm_pgoff = offset >> PAGE_SHIFT;
+	if (file)
+		file->refs++;
+	if (!vma_insert(mm, v)) {
+		if (file)
+			km_file_put(km, file);
+		free(v);
+		return -ENOMEM;
+	}
+	vma_try_merge_around(km, mm, addr, addr + plen);
+	return (int64_t)addr;
+}
+
+int64_t km_munmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len)
+{
+	km->stats.munmap_calls++;
+	if ((addr & (PAGE_SIZE - 1)) || addr >= mm->task_size)
+		return -EINVAL;
+	uint64_t plen = PAGE_ALIGN(len);
+	if (plen == 0 || plen < len || addr + plen > mm->task_size || addr + plen < addr)
+		return -EINVAL;
+	return km_do_munmap(km, mm, addr, plen);
+}
+
+int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len, int prot)
+{
+	km->stats.mprotect_calls++;
+	if (start & (PAGE_SIZE - 1))
+		return -EINVAL;
+	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP))
+		return -EINVAL;
+	if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP))
+		return -EINVAL;
+	uint64_t plen = PAGE_ALIGN(len);
+	if (plen < len)
+		return -ENOMEM;
+	uint64_t end = start + plen;
+	if (end < start)
+		return -ENOMEM;
+	if (plen == 0)
+		return 0;
+	/* The whole range must be mapped, without holes (-ENOMEM otherwise). */
+	uint64_t a = start;
+	while (a < end) {
+		struct vm_area_struct *v = find_vma(mm, a);
+		if (!v || v->vm_start > a)
+			return -ENOMEM;
+		if (v->vm_file && (v->vm_flags & VM_SHARED) && (prot & PROT_WRITE))
+			return -EACCES;
+		a = v->vm_end;
+	}
+	size_t i = vma_index(mm, start);
+	if (mm->vmas[i]->vm_start < start) {
+		if (!vma_split(km, mm, i, start))
+			return -ENOMEM;
+		i++;
+	}
+	size_t j = vma_index(mm, end);
+	if (j < mm->nr_vmas && mm->vmas[j]->vm_start < end && !vma_split(km, mm, j, end))
+		return -ENOMEM;
+	for (i = vma_index(mm, start); i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
+		struct vm_area_struct *v = mm->vmas[i];
+		uint64_t nf = (v->vm_flags & ~VM_ACCESS_FLAGS);
+		if (prot & PROT_READ)
+			nf |= VM_READ;
+		if (prot & PROT_WRITE)
+			nf |= VM_WRITE;
+		if (prot & PROT_EXEC)
+			nf |= VM_EXEC;
+		if (nf == v->vm_flags)
+			continue;
+		v->vm_flags = nf;
+		v->vm_page_prot = vm_get_page_prot(km, nf);
+		km_change_prot(km, mm, v->vm_start, v->vm_end, v->vm_page_prot,
+			       (nf & VM_WRITE) && !(nf & VM_SHARED));
+	}
+	vma_try_merge_around(km, mm, start, end);
+	return 0;
+}
+
+int64_t km_madvise(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len, int advice)
+{
+	km->stats.madvise_calls++;
+	if (start & (PAGE_SIZE - 1))
+		return -EINVAL;
+	switch (advice) {
+	case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
+	case MADV_DONTNEED: case MADV_FREE: case MADV_DONTFORK: case MADV_DOFORK:
+	case MADV_MERGEABLE: case MADV_UNMERGEABLE: case MADV_HUGEPAGE: case MADV_NOHUGEPAGE:
+	case MADV_DONTDUMP: case MADV_DODUMP: case MADV_WIPEONFORK: case MADV_KEEPONFORK:
+	case MADV_COLD: case MADV_PAGEOUT:
+		break;
+	default:
+		return -EINVAL;
+	}
+	uint64_t plen = PAGE_ALIGN(len);
+	if (plen < len || start + plen < start)
+		return -EINVAL;
+	uint64_t end = start + plen;
+	if (plen == 0)
+		return 0;
+	/* Unmapped parts give -ENOMEM, but the mapped parts are still advised (madvise_walk_vmas). */
+	bool hole = false;
+	uint64_t a = start;
+	while (a < end) {
+		struct vm_area_struct *v = find_vma(mm, a);
+		if (!v || v->vm_start >= end) {
+			hole = true;
+			break;
+		}
+		if (v->vm_start > a)
+			hole = true;
+		uint64_t s = v->vm_start > a ? v->vm_start : a;
+		uint64_t e = v->vm_end < end ? v->vm_end : end;
+		/* MADV_DONTNEED drops the pages: anonymous memory reads as zero again, private file
+		 * pages come back from the page cache. MADV_FREE may keep the data until reclaim,
+		 * which is not modelled, so it keeps it. */
+		if (advice == MADV_DONTNEED)
+			km_zap_range(km, mm, s, e);
+		a = v->vm_end;
+	}
+	return hole ? -ENOMEM : 0;
+}
+
+int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64_t old_len,
+		  uint64_t new_len, int flags, uint64_t new_addr)
+{
+	km->stats.mremap_calls++;
+	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if (flags & MREMAP_DONTUNMAP)
+		return -EINVAL;
+	if (old_addr & (PAGE_SIZE - 1))
+		return -EINVAL;
+	old_len = PAGE_ALIGN(old_len);
+	uint64_t plen = PAGE_ALIGN(new_len);
+	if (plen == 0 || plen < new_len)
+		return -EINVAL;
+	new_len = plen;
+	if (old_len == 0)
+		return -EINVAL;   /* old_len 0 duplicates shared mappings only: not modelled */
+	struct vm_area_struct *v = find_vma(mm, old_addr);
+	if (!v || v->vm_start > old_addr || old_addr + old_len > v->vm_end)
+		return -EFAULT;
+	if (flags & MREMAP_FIXED) {
+		if (new_addr & (PAGE_SIZE - 1))
+			return -EINVAL;
+		if (new_addr + new_len > mm->task_size || new_addr + new_len < new_addr)
+			return -EINVAL;
+		if (new_addr < old_addr + old_len && old_addr < new_addr + new_len)
+			return -EINVAL;
+	} else {
+		if (new_len <= old_len) {
+			if (new_len < old_len) {
+				int64_t r = km_do_munmap(km, mm, old_addr + new_len, old_len - new_len);
+				if (r < 0)
+					return r;
+			}
+			return (int64_t)old_addr;
+		}
+		/* Grow in place when the VMA ends at the old range and the space after is free. */
+		if (old_addr + old_len == v->vm_end) {
+			size_t idx = vma_index(mm, old_addr);
+			uint64_t want_end = old_addr + new_len;
+			struct vm_area_struct *next = idx + 1 < mm->nr_vmas ? mm->vmas[idx + 1] : NULL;
+			uint64_t limit = next ? next->vm_start : mm->task_size;
+			if (want_end <= limit && want_end > old_addr) {
+				v->vm_end = want_end;
+				vma_try_merge_around(km, mm, v->vm_start, v->vm_end);
+				return (int64_t)old_addr;
+			}
+		}
+		if (!(flags & MREMAP_MAYMOVE))
+			return -ENOMEM;
+		new_addr = km_unmapped_area(mm, new_len, 0, true);
+		if (!new_addr)
+			return -ENOMEM;
+	}
+	if (flags & MREMAP_FIXED) {
+		int64_t r = km_do_munmap(km, mm, new_addr, new_len);
+		if (r < 0)
+			return r;
+		if (new_len < old_len) {
+			r = km_do_munmap(km, mm, old_addr + new_len, old_len - new_len);
+			if (r < 0)
+				return r;
+			old_len = new_len;
+		}
+		v = find_vma(mm, old_addr);
+	}
+	/* move_vma: a new VMA with the same attributes, the page tables moved, the old range gone. */
+	struct vm_area_struct *n = vma_alloc();
+	if (!n)
+		return -ENOMEM;
+	*n = *v;
+	n->vm_start = new_addr;
+	n->vm_end = new_addr + new_len;
+	if (v->vm_file)
+		n->vm_pgoff = v->vm_pgoff + ((old_addr - v->vm_start) >> PAGE_SHIFT);
+	if (n->vm_file)
+		n->vm_file->refs++;
+	n->vm_flags &= ~VM_GROWSDOWN;
+	if (!vma_insert(mm, n)) {
+		free(n);
+		return -ENOMEM;
+	}
+	uint64_t move_len = old_len < new_len ? old_len : new_len;
+	if (!km_move_ptes(km, mm, old_addr, new_addr, move_len))
+		return -ENOMEM;
+	int64_t r = km_do_munmap(km, mm, old_addr, old_len);
+	if (r < 0)
+		return r;
+	vma_try_merge_around(km, mm, new_addr, new_addr + new_len);
+	return (int64_t)new_addr;
+}
+
+uint64_t km_brk(struct km *km, struct mm_struct *mm, uint64_t brk)
+{
+	km->stats.brk_calls++;
+	uint64_t min_brk = mm->start_brk;
+	if (brk < min_brk)
+		return mm->brk;
+	uint64_t newbrk = PAGE_ALIGN(brk), oldbrk = PAGE_ALIGN(mm->brk);
+	if (newbrk < brk)
+		return mm->brk;
+	if (oldbrk == newbrk) {
+		mm->brk = brk;
+		return mm->brk;
+	}
+	if (brk <= mm->brk) {
+		/* Shrinking: unmap the pages above the new break. */
+		if (km_do_munmap(km, mm, newbrk, oldbrk - newbrk) < 0)
+			return mm->brk;
+		mm->brk = brk;
+		return mm->brk;
+	}
+	/* check_brk_limits + the next-VMA check: new end + one page below the next VMA's gap. */
+	if (newbrk > mm->task_size)
+		return mm->brk;
+	struct vm_area_struct *next = find_vma(mm, oldbrk);
+	if (next && newbrk + PAGE_SIZE > vm_start_gap(next))
+		return mm->brk;
+	/* do_brk_flags: extend the brk VMA when it ends at oldbrk, else a new anonymous VMA. */
+	uint64_t flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+	size_t i = vma_index(mm, oldbrk - 1);
+	struct vm_area_struct *prev = (oldbrk > 0 && i < mm->nr_vmas && mm->vmas[i]->vm_end == oldbrk &&
+				       mm->vmas[i]->vm_start < oldbrk) ? mm->vmas[i] : NULL;
+	if (prev && !prev->vm_file && prev->vm_flags == flags) {
+		prev->vm_end = newbrk;
+	} else {
+		struct vm_area_struct *v = vma_alloc();
+		if (!v)
+			return mm->brk;
+		v->vm_start = oldbrk;
+		v->vm_end = newbrk;
+		v->vm_flags = flags;
+		v->vm_page_prot = vm_get_page_prot(km, flags);
+		if (!vma_insert(mm, v)) {
+			free(v);
+			return mm->brk;
+		}
+	}
+	vma_try_merge_around(km, mm, oldbrk, newbrk);
+	mm->brk = brk;
+	return mm->brk;
+}
+
+/* vm_brk_flags for the ELF loader's bss: an anonymous VMA [start, start+len), exec if asked. */
+int64_t km_vm_brk_flags(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len, bool exec)
+{
+	if (len == 0)
+		return 0;
+	int prot = PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0);
+	int64_t r = km_mmap(km, mm, start, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);
+	km->stats.mmap_calls--;
+	return r < 0 ? r : 0;
+}
+
+int km_setup_stack(struct km *km, struct mm_struct *mm, uint64_t size, bool exec_stack)
+{
+	size = PAGE_ALIGN(size);
+	struct vm_area_struct *v = vma_alloc();
+	if (!v)
+		return -ENOMEM;
+	v->vm_start = mm->stack_top - size;
+	v->vm_end = mm->stack_top;
+	/* VM_STACK_FLAGS: VM_GROWSDOWN | VM_STACK_DEFAULT_FLAGS (data flags) | VM_ACCOUNT. */
+	v->vm_flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_GROWSDOWN |
+		      VM_ACCOUNT | (exec_stack ? VM_EXEC : 0);
+	v->vm_page_prot = vm_get_page_prot(km, v->vm_flags);
+	if (!vma_insert(mm, v)) {
+		free(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
