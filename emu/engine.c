@@ -101,7 +101,12 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 			continue;
 		case KM_FAULT_SIGSEGV:
 			kill_guest(e, SIGSEGV, info.si_code, va, NULL);
-			return false;
+			/* Hand Unicorn a page in a physical hole: the access then fails with the exact
+			 * address in the unmapped-memory hook, which refines fatal_addr. */
+			out->paddr = e->hole_pa;
+			out->perms = UC_PROT_ALL;
+			e->hole_va = va & ~0xfffULL;
+			return true;
 		case KM_FAULT_SIGBUS:
 			kill_guest(e, SIGBUS, info.si_code, va, NULL);
 			return false;
@@ -111,6 +116,17 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 		}
 	}
 	kill_guest(e, SIGSEGV, 0, va, "fault did not resolve after retries");
+	return false;
+}
+
+/* An access to the physical hole: only after a fatal fault. The low 12 bits of the physical
+ * address are the page offset of the faulting virtual address. */
+static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud)
+{
+	struct engine *e = ud;
+	(void)uc; (void)type; (void)size; (void)value;
+	if (e->g.fatal_signal && addr >= e->hole_pa && addr < e->hole_pa + 4096)
+		e->g.fatal_addr = e->hole_va | (addr & 0xfff);
 	return false;
 }
 
@@ -336,6 +352,9 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 	if (g->is64)
 		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INSN, (void *)hook_syscall, e, 1, 0, UC_X86_INS_SYSCALL),
 			 "syscall hook");
+	e->hole_pa = (e->pm.size + 0xfffffULL) & ~0xfffffULL;
+	e->hole_pa += 1ULL << 20;
+	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_MEM_UNMAPPED, (void *)hook_unmapped, e, 1, 0), "unmapped hook");
 	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INTR, (void *)hook_intr, e, 1, 0), "interrupt hook");
 	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INSN_INVALID, (void *)hook_insn_invalid, e, 1, 0),
 		 "invalid-instruction hook");

@@ -33,6 +33,7 @@ struct engine {
 	size_t bc_cap, bc_used;
 	uint64_t insns, blocks, fills, faults, tlb_flushes;
 	bool stopped_at_limit;
+	uint64_t hole_pa, hole_va;   /* physical hole used to learn the exact fault address */
 	double start_time, end_time, last_progress;
 };
 
