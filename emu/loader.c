@@ -95,6 +95,7 @@ int loader_load(struct loader_result *out, struct km *km, struct mm_struct *mm,
 {
 	memset(out, 0, sizeof(*out));
 	uint64_t load_bias = 0;
+	km_mm_set_read_implies_exec(mm, img->read_implies_exec);
 	if (img->type == 3 /* ET_DYN */) {
 		uint64_t span = img->max_vaddr - img->min_vaddr;
 		uint64_t at = km_get_unmapped_area(mm, span);

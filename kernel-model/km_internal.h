@@ -69,6 +69,7 @@ struct mm_struct {
 	uint64_t pt_pages;             /* page-table pages of this mm, all levels */
 	struct mmu_regs regs;          /* cached CPU registers for uaccess walks */
 	bool regs_valid;
+	bool read_implies_exec;         /* personality READ_IMPLIES_EXEC */
 };
 
 struct km {

@@ -142,6 +142,9 @@ uint64_t km_mm_mmap_base(const struct mm_struct *mm);
 void km_mm_set_brk(struct mm_struct *mm, uint64_t start_brk);  /* start_brk = brk = addr */
 uint64_t km_mm_brk(const struct mm_struct *mm);
 uint64_t km_mm_start_brk(const struct mm_struct *mm);
+/* personality(READ_IMPLIES_EXEC): every PROT_READ mapping is also executable (do_mmap). Set by
+ * the loader for i386 programs without PT_GNU_STACK, as Linux does. */
+void km_mm_set_read_implies_exec(struct mm_struct *mm, bool on);
 
 /* get_unmapped_area for len bytes without a hint (top-down below mmap_base); 0 if none. */
 uint64_t km_get_unmapped_area(struct mm_struct *mm, uint64_t len);

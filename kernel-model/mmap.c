@@ -74,6 +74,8 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 		return -EINVAL;
 	if (len == 0)
 		return -EINVAL;
+	if ((prot & PROT_READ) && mm->read_implies_exec)
+		prot |= PROT_EXEC;
 	if (flags & MAP_HUGETLB)
 		return -EINVAL;
 	if (!(flags & MAP_ANONYMOUS) && !file)
@@ -156,6 +158,8 @@ int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t start, uint64_
 		return -EINVAL;
 	if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP))
 		return -EINVAL;
+	if ((prot & PROT_READ) && mm->read_implies_exec)
+		prot |= PROT_EXEC;   /* do_mprotect_pkey: READ_IMPLIES_EXEC */
 	uint64_t plen = PAGE_ALIGN(len);
 	if (plen < len)
 		return -ENOMEM;

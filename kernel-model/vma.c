@@ -279,6 +279,7 @@ uint64_t km_mm_mmap_base(const struct mm_struct *mm) { return mm->mmap_base; }
 void km_mm_set_brk(struct mm_struct *mm, uint64_t start_brk) { mm->start_brk = mm->brk = start_brk; }
 uint64_t km_mm_brk(const struct mm_struct *mm) { return mm->brk; }
 uint64_t km_mm_start_brk(const struct mm_struct *mm) { return mm->start_brk; }
+void km_mm_set_read_implies_exec(struct mm_struct *mm, bool on) { mm->read_implies_exec = on; }
 
 void km_dump_vmas(struct km *km, struct mm_struct *mm, FILE *out)
 {
