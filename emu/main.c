@@ -372,8 +372,12 @@ int main(int argc, char **argv)
 		printf("mmuemu %s (Unicorn %u.%u, Capstone %d.%d)\n", MMUEMU_VERSION, maj, min, CS_API_MAJOR, CS_API_MINOR);
 		return 0;
 	}
-	if (!strcmp(argv[1], "run"))
+	if (!strcmp(argv[1], "run")) {
+		/* A guest writing to a closed pipe gets EPIPE (and its own SIGPIPE from the syscall
+		 * layer); mmuemu itself must not die of it. */
+		signal(SIGPIPE, SIG_IGN);
 		return cmd_run(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "%s: unknown command '%s'\nTry 'mmuemu --help'.\n", prog_name, argv[1]);
 	return 2;
 }

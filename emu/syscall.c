@@ -857,6 +857,49 @@ static int64_t sys_pwritev2(struct guest *g, const uint64_t *a)
 	return vec_io(g, a, true, true, true);
 }
 
+/* Directory positions of an i386 guest. ext4 (hash2pos in fs/ext4/dir.c; NFS does the same) gives
+ * a 32-bit task the cookie major_hash >> 1 and a 64-bit task (major_hash >> 1) << 32 | minor_hash;
+ * the host process is 64-bit. An i386 guest therefore sees the high half (the htree end-of-dir
+ * 0x7fffffffffffffff becomes 0x7fffffff, EXT4_HTREE_EOF_32BIT) and a 32-bit cookie it seeks to
+ * goes back as cookie << 32 (minor hash 0, which is what pos2min_hash gives a 32-bit task).
+ * Positions that fit 32 bits already (linear directories, tmpfs, btrfs) are left alone; without
+ * this, glibc's non-LFS readdir on i386 fails with EOVERFLOW where Linux would not. */
+#define DIR_EOF_64  0x7fffffffffffffffULL
+#define DIR_EOF_32  0x7fffffffULL
+
+static uint64_t dir_pos_to_guest32(uint64_t pos)
+{
+	return pos > 0xffffffffULL ? pos >> 32 : pos;
+}
+
+/* Whether the host directory hands out 64-bit hash cookies (its end is beyond 32 bits). */
+static bool dir_hashed(int hfd)
+{
+	off_t cur = lseek(hfd, 0, SEEK_CUR);
+	off_t end = lseek(hfd, 0, SEEK_END);
+	if (cur >= 0)
+		lseek(hfd, cur, SEEK_SET);
+	return end > 0 && (uint64_t)end > 0xffffffffULL;
+}
+
+static bool is_dir_fd(int hfd)
+{
+	struct stat st;
+	return fstat(hfd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* lseek on a directory for an i386 guest: 32-bit cookies in and out (see above). */
+static off_t dir_lseek32(int hfd, int64_t off, int whence)
+{
+	bool hashed = dir_hashed(hfd);
+	if (hashed && whence == SEEK_SET && off > 0)
+		off = (uint64_t)off == DIR_EOF_32 ? (int64_t)DIR_EOF_64 : (int64_t)((uint64_t)off << 32);
+	off_t r = lseek(hfd, off, whence);
+	if (r < 0 || !hashed)
+		return r;
+	return (off_t)dir_pos_to_guest32((uint64_t)r);
+}
+
 /* lseek(fd, off_t, whence). On i386 off_t is 32-bit: a result beyond it is -EOVERFLOW (after
  * the move, as Linux). */
 static int64_t sys_lseek(struct guest *g, const uint64_t *a)
@@ -864,7 +907,9 @@ static int64_t sys_lseek(struct guest *g, const uint64_t *a)
 	int h = host_fd(g, a[0]);
 	if (h < 0)
 		return h;
-	off_t r = lseek(h, (off_t)arg_long(g, a[1]), arg_int(a[2]));
+	off_t off = (off_t)arg_long(g, a[1]);
+	int whence = arg_int(a[2]);
+	off_t r = !g->is64 && is_dir_fd(h) ? dir_lseek32(h, off, whence) : lseek(h, off, whence);
 	if (r < 0)
 		return -errno;
 	if (!g->is64 && (uint64_t)r > MAX_NON_LFS)
@@ -879,7 +924,8 @@ static int64_t sys_llseek(struct guest *g, const uint64_t *a)
 	if (h < 0)
 		return h;
 	int64_t off = (int64_t)((a[1] & 0xffffffffULL) << 32 | (a[2] & 0xffffffffULL));
-	off_t r = lseek(h, off, arg_int(a[4]));
+	int whence = arg_int(a[4]);
+	off_t r = is_dir_fd(h) ? dir_lseek32(h, off, whence) : lseek(h, off, whence);
 	if (r < 0)
 		return -errno;
 	return put_u64(g, a[3], (uint64_t)r);
@@ -1666,10 +1712,20 @@ static int64_t sys_getdents64(struct guest *g, const uint64_t *a)
 	uint64_t ok = user_writable_prefix(g, a[1], count);
 	if (ok == 0 && count)
 		return -EFAULT;
-	long n = syscall(SYS_getdents64, h, bounce(), ok);
+	uint8_t *buf = bounce();
+	long n = syscall(SYS_getdents64, h, buf, ok);
 	if (n < 0)   /* an entry that did not fit the writable part would have faulted */
 		return errno == EINVAL && ok < count ? -EFAULT : -errno;
-	if (n && put_user(g, a[1], bounce(), (size_t)n))
+	for (long i = 0; !g->is64 && i < n;) {   /* d_off at 8, d_reclen at 16 */
+		uint64_t off;
+		uint16_t reclen;
+		memcpy(&off, buf + i + 8, 8);
+		off = dir_pos_to_guest32(off);
+		memcpy(buf + i + 8, &off, 8);
+		memcpy(&reclen, buf + i + 16, 2);
+		i += reclen;
+	}
+	if (n && put_user(g, a[1], buf, (size_t)n))
 		return -EFAULT;
 	return n;
 }
@@ -1716,7 +1772,7 @@ static int64_t sys_getdents(struct guest *g, const uint64_t *a)
 		last = (off_t)off;
 		size_t rl = (2 * lsz + 2 + nl + 2 + lsz - 1) & ~(lsz - 1);
 		memcpy(out + o, &ino, lsz);
-		uint64_t noff = g->is64 ? off : (uint32_t)off;
+		uint64_t noff = g->is64 ? off : dir_pos_to_guest32(off);
 		memcpy(out + o + lsz, &noff, lsz);
 		uint16_t rl16 = (uint16_t)rl;
 		memcpy(out + o + 2 * lsz, &rl16, 2);
@@ -2166,6 +2222,26 @@ static bool timespec_valid(const struct timespec *ts)
 	return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < NSEC_PER_SEC;
 }
 
+/* tmo - (now - start) on CLOCK_MONOTONIC, at least zero; no overflow for any valid tmo. */
+static struct timespec time_left(const struct timespec *tmo, const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t es = now.tv_sec - start->tv_sec, ens = now.tv_nsec - start->tv_nsec;
+	if (ens < 0) {
+		es--;
+		ens += NSEC_PER_SEC;
+	}
+	int64_t ls = tmo->tv_sec - es, lns = tmo->tv_nsec - ens;
+	if (lns < 0) {
+		ls--;
+		lns += NSEC_PER_SEC;
+	}
+	if (ls < 0)
+		ls = lns = 0;
+	return (struct timespec){ ls, lns };
+}
+
 /* Clock ids the host may read for the guest: the static ones and CPU clocks of a pid; not the
  * dynamic clocks that name a descriptor (they would name the host's). */
 static bool clock_ok(int clk)
@@ -2407,14 +2483,7 @@ static int64_t do_ppoll(struct guest *g, const uint64_t *a, bool wide)
 		return -EINVAL;
 	int64_t r = do_poll(g, a[0], g->is64 ? a[1] : (uint32_t)a[1], -1, tsp);
 	if (tsp) {
-		struct timespec now, left;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t ns = (ts.tv_sec - (now.tv_sec - start.tv_sec)) * NSEC_PER_SEC +
-			     (ts.tv_nsec - (now.tv_nsec - start.tv_nsec));
-		if (ns < 0)
-			ns = 0;
-		left.tv_sec = ns / NSEC_PER_SEC;
-		left.tv_nsec = ns % NSEC_PER_SEC;
+		struct timespec left = time_left(&ts, &start);
 		put_timespec(g, a[2], wide, &left);   /* a fault here is ignored, as in Linux */
 	}
 	return r;
@@ -2488,13 +2557,7 @@ static int64_t do_select(struct guest *g, int64_t n, uint64_t uin, uint64_t uout
 	    (uex && put_user(g, uex, rex, bytes)))
 		return -EFAULT;
 	if (tmo) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t ns = (tmo->tv_sec - (now.tv_sec - start.tv_sec)) * NSEC_PER_SEC +
-			     (tmo->tv_nsec - (now.tv_nsec - start.tv_nsec));
-		if (ns < 0)
-			ns = 0;
-		struct timespec left = { ns / NSEC_PER_SEC, ns % NSEC_PER_SEC };
+		struct timespec left = time_left(tmo, &start);
 		/* A fault writing the time left is ignored, as in Linux. */
 		if (tmo_is_timeval) {
 			int64_t w[2] = { left.tv_sec, left.tv_nsec / 1000 };
