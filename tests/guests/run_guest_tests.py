@@ -277,7 +277,9 @@ class Harness:
         self._counter_lock = threading.Lock()
         self.base_env = {'PATH': '/usr/local/bin:/usr/bin:/bin', 'LC_ALL': 'C'}
         for k, v in os.environ.items():
-            if k.startswith('MMUEMU_'):
+            # Sanitizer settings reach the (ASan-built) mmuemu; the reference gets the same
+            # environment, so the guests see identical ones.
+            if k.startswith(('MMUEMU_', 'ASAN_', 'UBSAN_', 'LSAN_')):
                 self.base_env[k] = v
 
     # -- helpers ------------------------------------------------------------------------------
