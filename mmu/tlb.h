@@ -1,0 +1,101 @@
+/* tlb.h — one set-associative translation cache array of any geometry.
+ *
+ * A `struct tlb_array` is what a TLB level is built from: Intel builds an L1 DTLB from one array
+ * per page size, AMD one array for all sizes; a second-level STLB holds 4 KiB and 2 MiB entries
+ * (optionally a separate 1 GiB array). Page-walk caches (PML4E/PDPTE/PDE caches) reuse the same
+ * array with the tag in `vpn` and the cached entry value in `pfn`.
+ *
+ * Geometry is configuration: any number of entries and ways with entries % ways == 0 (1536 × 12
+ * is fine; ways == entries is fully associative). The set index is vpn modulo the number of sets
+ * (no power-of-two requirement). Replacement: true LRU, tree pseudo-LRU (ways rounded up to a
+ * power of two in the tree, unused leaves never chosen), FIFO, or random with a fixed seed.
+ *
+ * Entries carry the PCID and the global bit. Invalidation follows the Intel SDM §4.10.4:
+ * INVLPG drops the entries for the address in the given PCID and global entries for it in any
+ * PCID; a PCID flush (MOV CR3 without NOFLUSH) drops that PCID's non-global entries; a full flush
+ * drops all non-global entries, or everything including global ones (CR4.PGE toggle).
+ *
+ * Plain C, libc only; no allocation after tlb_array_new.
+ */
+#ifndef MMUEMU_TLB_H
+#define MMUEMU_TLB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Page-size classes a TLB entry maps. TLB_2M also holds 4 MiB pages of 2-level paging. */
+enum tlb_size { TLB_4K = 0, TLB_2M = 1, TLB_1G = 2, TLB_NSIZES };
+#define TLB_SIZE_BIT(s) (1u << (s))
+
+enum tlb_policy { TLB_POLICY_LRU, TLB_POLICY_PLRU, TLB_POLICY_FIFO, TLB_POLICY_RANDOM, TLB_NPOLICIES };
+
+#define TLB_NAME_LEN 24
+
+struct tlb_array_config {
+	char name[TLB_NAME_LEN]; /* for reports and error messages, e.g. "L1D-4K", "STLB" */
+	unsigned entries;        /* total entries; 0 = the array does not exist */
+	unsigned ways;           /* associativity; entries % ways == 0; ways == entries: fully associative */
+	unsigned sizes;          /* TLB_SIZE_BIT() mask of the page sizes this array holds */
+	enum tlb_policy policy;
+	unsigned latency;        /* cycles for a hit in this array */
+	uint64_t seed;           /* TLB_POLICY_RANDOM: seed of its generator */
+};
+
+struct tlb_entry {
+	uint64_t vpn;            /* virtual page number in units of the entry's page size (or a PWC tag) */
+	uint64_t pfn;            /* physical base >> 12 (or the cached paging-structure entry of a PWC) */
+	uint16_t pcid;
+	uint8_t size;            /* enum tlb_size */
+	uint8_t perms;           /* MMU_PERM_* (walk.h) */
+	bool global;
+	bool dirty;              /* leaf D was set when the entry was filled or updated */
+	bool user;
+	bool valid;
+};
+
+struct tlb_array;
+
+/* Checks a configuration. false with a message naming the parameter ("L1D-4K: entries (64) not
+ * divisible by ways (5)", "STLB: unknown policy", "…: ways must be >= 1", "…: no page size"). */
+bool tlb_array_config_valid(const struct tlb_array_config *cfg, char *err, size_t errlen);
+/* Parses "lru", "plru", "fifo", "random"; false if unknown. */
+bool tlb_policy_parse(const char *s, enum tlb_policy *out);
+const char *tlb_policy_name(enum tlb_policy p);
+
+/* A new, empty array. NULL with a message (tlb_array_config_valid's, or out of memory). */
+struct tlb_array *tlb_array_new(const struct tlb_array_config *cfg, char *err, size_t errlen);
+void tlb_array_free(struct tlb_array *t);
+const struct tlb_array_config *tlb_array_config_of(const struct tlb_array *t);
+
+/* Looks up vpn of the given size for pcid; a global entry matches any pcid. On a hit returns the
+ * entry (the caller may update dirty/perms in place) and marks it most recently used. NULL on a
+ * miss. Never allocates. */
+struct tlb_entry *tlb_array_lookup(struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
+/* Looks up without touching the replacement state (for tests and traces). */
+const struct tlb_entry *tlb_array_probe(const struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
+/* Inserts e (e->valid is forced true). An existing entry for the same (vpn, size, pcid) is
+ * replaced in place. Otherwise a free way of the set is used, else the policy's victim: then the
+ * victim is copied to *victim (if non-NULL) and true is returned. */
+bool tlb_array_insert(struct tlb_array *t, const struct tlb_entry *e, struct tlb_entry *victim);
+
+/* Invalidation; each returns the number of valid entries dropped. */
+unsigned tlb_array_invlpg(struct tlb_array *t, uint64_t va, unsigned pcid);   /* va: a linear address */
+unsigned tlb_array_flush_pcid(struct tlb_array *t, unsigned pcid, bool include_global);
+unsigned tlb_array_flush_all(struct tlb_array *t, bool include_global);
+/* Drops the entry for (vpn, size) in pcid and the global one, if present (used by #PF, which
+ * invalidates the faulting address). */
+unsigned tlb_array_drop(struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
+
+unsigned tlb_array_valid_entries(const struct tlb_array *t);
+/* Self-check: replacement state consistent, no duplicate (vpn, size, pcid) in a set, every entry
+ * in the set its vpn maps to, sizes allowed. NULL if consistent, else a reason. */
+const char *tlb_array_check(const struct tlb_array *t);
+
+/* Shift of a page-size class (12, 21, 30; 22 for TLB_2M under 2-level paging is the caller's). */
+static inline unsigned tlb_size_shift(enum tlb_size s)
+{
+	return s == TLB_4K ? 12 : s == TLB_2M ? 21 : 30;
+}
+
+#endif
