@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include <capstone/capstone.h>
 
@@ -56,6 +57,8 @@ static void kill_guest(struct engine *e, int sig, int si_code, uint64_t addr, co
 		snprintf(g->fatal_reason, sizeof(g->fatal_reason), "%s", reason);
 }
 
+static uint64_t zero_window_slot(struct engine *e, uint64_t vpn);
+
 /* ---- the TLB-fill hook ------------------------------------------------------------------------ */
 
 static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_entry *out, void *ud)
@@ -74,14 +77,26 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 	for (int attempt = 0; attempt < 4; attempt++) {
 		struct walk_result r;
 		struct mmu_fault f;
-		if (mmu_walk(&e->regs, &e->pm, &req, WALK_SET_AD, &r, &f)) {
+		/* With the timing model, Accessed and Dirty are the timing walk's job (it sees every
+		 * access); without it the functional walk sets them as the CPU would. */
+		if (mmu_walk(&e->regs, &e->pm, &req, e->timing ? 0 : WALK_SET_AD, &r, &f)) {
 			if (r.page_base >= e->pm.size) {
 				kill_guest(e, SIGBUS, 0, va, "translation to a frame outside modelled RAM");
 				return false;
 			}
 			uint64_t pa = r.pa & ~0xfffULL;
+			uint64_t vpn = va >> 12;
+			if (e->timing) {
+				if ((pa >> 12) == e->zero_pfn)
+					pa = zero_window_slot(e, vpn);
+				else
+					e->rmap[pa >> 12] = vpn;
+			}
 			unsigned perms = UC_PROT_READ;
-			if ((r.perms & MMU_PERM_WRITE) && r.dirty)
+			/* Functional mode: a writable page whose Dirty bit is clear is handed out read-only,
+			 * so the first write comes back here and the walk sets Dirty. Timing mode: the
+			 * timing model sees that write and takes the Dirty assist itself. */
+			if ((r.perms & MMU_PERM_WRITE) && (r.dirty || e->timing))
 				perms |= UC_PROT_WRITE;
 			if (r.perms & MMU_PERM_EXEC)
 				perms |= UC_PROT_EXEC;
@@ -96,6 +111,9 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 		struct km_fault_info info;
 		enum km_fault_result res = km_handle_mm_fault(g->km, g->mm, va, f.error_code, &info);
 		e->faults++;
+		/* A #PF invalidates the faulting address's TLB and paging-structure-cache entries. */
+		if (e->timing)
+			mmu_timing_invlpg(e->timing, va, 0, true);
 		switch (res) {
 		case KM_FAULT_OK:
 			continue;
@@ -119,6 +137,95 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 	return false;
 }
 
+/* ---- the timing model -------------------------------------------------------------------------- */
+
+/* Zero-page aliases: every virtual page that maps the shared zero page gets its own physical
+ * address in a read-only "zero window" above RAM (one untouched anonymous host mapping), so the
+ * memory hooks can tell which virtual page was read. Slots come from a pool; the vpn -> slot map
+ * is an open-addressing hash. When the pool is exhausted slots are reused round-robin and the
+ * reuse is counted as an alias (the report shows it). */
+static void zw_grow(struct engine *e)
+{
+	size_t ncap = e->zw_cap ? e->zw_cap * 2 : 1024;
+	uint64_t *nk = calloc(ncap, sizeof(uint64_t));
+	uint32_t *nv = calloc(ncap, sizeof(uint32_t));
+	if (!nk || !nv) {
+		free(nk);
+		free(nv);
+		return;
+	}
+	for (size_t i = 0; i < e->zw_cap; i++) {
+		if (!e->zw_key[i])
+			continue;
+		size_t h = (e->zw_key[i] * 0x9E3779B97F4A7C15ULL >> 24) & (ncap - 1);
+		while (nk[h])
+			h = (h + 1) & (ncap - 1);
+		nk[h] = e->zw_key[i];
+		nv[h] = e->zw_val[i];
+	}
+	free(e->zw_key);
+	free(e->zw_val);
+	e->zw_key = nk;
+	e->zw_val = nv;
+	e->zw_cap = ncap;
+}
+
+static uint64_t zero_window_slot(struct engine *e, uint64_t vpn)
+{
+	uint64_t key = vpn + 1;
+	if ((e->zw_used + 1) * 2 > e->zw_cap)
+		zw_grow(e);
+	size_t h = (key * 0x9E3779B97F4A7C15ULL >> 24) & (e->zw_cap - 1);
+	while (e->zw_key[h] && e->zw_key[h] != key)
+		h = (h + 1) & (e->zw_cap - 1);
+	uint32_t slot;
+	if (e->zw_key[h]) {
+		slot = e->zw_val[h];
+	} else {
+		if (e->zw_next < ZERO_WINDOW_SLOTS) {
+			slot = (uint32_t)e->zw_next++;
+		} else {
+			slot = (uint32_t)(e->zw_next++ % ZERO_WINDOW_SLOTS);
+			e->zero_aliases++;
+		}
+		e->zw_key[h] = key;
+		e->zw_val[h] = slot;
+		e->zw_used++;
+	}
+	e->zw_vpn[slot] = vpn;
+	return e->zw_base + ((uint64_t)slot << 12);
+}
+
+/* Data accesses: the hook reports the physical address; the reverse map gives the page. */
+static void hook_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud)
+{
+	struct engine *e = ud;
+	(void)uc; (void)size; (void)value;
+	uint64_t pfn = addr >> 12, vpn;
+	if (pfn < e->nframes)
+		vpn = e->rmap[pfn];
+	else if (addr >= e->zw_base && addr < e->zw_base + ZERO_WINDOW_BYTES)
+		vpn = e->zw_vpn[(addr - e->zw_base) >> 12];
+	else
+		return;
+	uint64_t va = (vpn << 12) | (addr & 0xfff);
+	bool user = (va & ~0xfffULL) != e->g.gdt_va || !e->g.gdt;
+	mmu_timing_access(e->timing, &e->regs, &e->pm, va, type == UC_MEM_WRITE ? MMU_WRITE : MMU_READ, user);
+}
+
+/* The benchmark floor (--model hooks-only): the same hook calls as the timing model, bodies
+ * empty. What Unicorn's hook dispatch costs by itself. */
+static void hook_mem_empty(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud)
+{
+	(void)uc; (void)type; (void)addr; (void)size; (void)value; (void)ud;
+}
+
+/* Instruction fetches: one ITLB access per aligned fetch block the basic block touches. */
+static void time_fetch(struct engine *e, uint64_t addr, uint32_t size)
+{
+	mmu_timing_fetch(e->timing, &e->regs, &e->pm, addr, size, (unsigned)e->fetch_bytes);
+}
+
 /* An access to the physical hole: only after a fatal fault. The low 12 bits of the physical
  * address are the page offset of the faulting virtual address. */
 static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value, void *ud)
@@ -135,10 +242,17 @@ static void flush_cb(void *ctx, struct mm_struct *mm, uint64_t start, uint64_t e
 {
 	struct engine *e = ctx;
 	(void)mm;
-	(void)start;
-	(void)end;
 	e->tlb_flushes++;
 	uc_ctl_flush_tlb(e->g.uc);
+	if (e->timing) {
+		/* Linux: INVLPG per page up to tlb_single_page_flush_ceiling (33), else a full flush. */
+		if (end && end > start && (end - start) >> 12 <= 33) {
+			for (uint64_t va = start & ~0xfffULL; va < end; va += 4096)
+				mmu_timing_invlpg(e->timing, va, 0, false);
+		} else {
+			mmu_timing_flush(e->timing, FLUSH_ALL, 0);
+		}
+	}
 }
 
 /* ---- syscalls and interrupts -------------------------------------------------------------------- */
@@ -265,6 +379,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
 	struct engine *e = ud;
 	(void)uc;
+	if (e->timing)
+		time_fetch(e, addr, size);
 	size_t mask = e->bc_cap - 1;
 	size_t h = (addr * 0x9E3779B97F4A7C15ULL >> 32) & mask;
 	for (;;) {
@@ -358,6 +474,30 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INTR, (void *)hook_intr, e, 1, 0), "interrupt hook");
 	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_INSN_INVALID, (void *)hook_insn_invalid, e, 1, 0),
 		 "invalid-instruction hook");
+	if (opts->cpu) {
+		const struct paging_format *fmt = km_format(g->km);
+		e->timing = mmu_timing_new(opts->cpu, fmt->mode == PAGING_2LEVEL ? 22 : 21, err, errlen);
+		if (!e->timing)
+			return -1;
+		e->fetch_bytes = opts->cpu->itlb_fetch_bytes ? opts->cpu->itlb_fetch_bytes : 16;
+		e->nframes = e->pm.size >> 12;
+		e->rmap = calloc(e->nframes, sizeof(uint64_t));
+		e->zero_pfn = km_zero_pfn(g->km);
+		/* The zero window: a read-only, never-touched host mapping above RAM. */
+		e->zw_base = ((e->pm.size + (1ULL << 30) - 1) & ~((1ULL << 30) - 1)) + (1ULL << 30);
+		e->zw_host = mmap(NULL, ZERO_WINDOW_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		e->zw_vpn = calloc(ZERO_WINDOW_SLOTS, sizeof(uint64_t));
+		if (!e->rmap || !e->zw_vpn || e->zw_host == MAP_FAILED) {
+			snprintf(err, errlen, "out of host memory for the timing model");
+			return -1;
+		}
+		zw_grow(e);
+		UC_CHECK(uc_mem_map_ptr(g->uc, e->zw_base, ZERO_WINDOW_BYTES, UC_PROT_READ, e->zw_host), "zero window");
+		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)hook_mem, e, 1, 0), "memory hook");
+	}
+	if (opts->empty_hooks)
+		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)hook_mem_empty, e, 1, 0),
+			 "memory hook");
 	if (opts->count_insns) {
 		if (cs_open(CS_ARCH_X86, g->is64 ? CS_MODE_64 : CS_MODE_32, &e->cs) != CS_ERR_OK) {
 			snprintf(err, errlen, "Capstone cs_open failed");
@@ -462,6 +602,19 @@ void engine_close(struct engine *e)
 		cs_close(&e->cs);
 	free(e->bc);
 	e->bc = NULL;
+	mmu_timing_free(e->timing);
+	e->timing = NULL;
+	free(e->rmap);
+	free(e->zw_vpn);
+	free(e->zw_key);
+	free(e->zw_val);
+	if (e->zw_host && e->zw_host != MAP_FAILED)
+		munmap(e->zw_host, ZERO_WINDOW_BYTES);
+	e->rmap = NULL;
+	e->zw_vpn = NULL;
+	e->zw_key = NULL;
+	e->zw_val = NULL;
+	e->zw_host = NULL;
 }
 
 int engine_exit_status(const struct engine *e)

@@ -9,11 +9,18 @@
 
 #include "guest.h"
 #include "walk.h"
+#include "timing.h"
+
+/* The zero window: 16 GiB of read-only physical address space, one slot per zero-page mapping. */
+#define ZERO_WINDOW_BYTES (16ULL << 30)
+#define ZERO_WINDOW_SLOTS (ZERO_WINDOW_BYTES >> 12)
 
 struct engine_options {
 	bool count_insns;     /* block hook + decoded-block cache */
 	uint64_t max_insns;   /* stop after this many instructions (0: no limit) */
 	bool progress;        /* periodic progress lines on stderr */
+	const struct mmu_config *cpu;  /* timing model of this CPU; NULL: functional only */
+	bool empty_hooks;     /* benchmark floor: per-access hooks that return at once */
 };
 
 /* Decoded-block cache entry: how many instructions the block at addr of size bytes holds. */
@@ -34,6 +41,19 @@ struct engine {
 	uint64_t insns, blocks, fills, faults, tlb_flushes;
 	bool stopped_at_limit;
 	uint64_t hole_pa, hole_va;   /* physical hole used to learn the exact fault address */
+	/* Timing model (NULL in functional mode). */
+	struct mmu_timing *timing;
+	uint64_t *rmap;              /* pfn -> vpn of the current address space */
+	uint64_t nframes;
+	uint64_t zero_pfn;
+	uint64_t fetch_bytes;
+	uint64_t zw_base;            /* physical base of the zero window */
+	void *zw_host;
+	uint64_t *zw_vpn;            /* slot -> vpn */
+	uint64_t *zw_key;            /* vpn + 1 -> slot hash */
+	uint32_t *zw_val;
+	size_t zw_cap, zw_used;
+	uint64_t zw_next, zero_aliases;
 	double start_time, end_time, last_progress;
 };
 

@@ -19,6 +19,7 @@
 #include "elf.h"
 #include "loader.h"
 #include "report.h"
+#include "config.h"
 
 #ifndef MMUEMU_VERSION
 #define MMUEMU_VERSION "unknown"
@@ -32,6 +33,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: mmuemu run [OPTIONS] -- PROGRAM [ARGS...]\n"
+"       mmuemu cpus [--cpu-file FILE] [NAME]   list CPU presets (or show one in detail)\n"
 "       mmuemu --help | --version\n"
 "\n"
 "Runs a static i386 or x86-64 Linux program (ET_EXEC or static-PIE) on Unicorn, with mmuemu's\n"
@@ -46,8 +48,19 @@ static void usage(FILE *out)
 "  --movablecore SIZE    put this much of the top of RAM in ZONE_MOVABLE (default 0)\n"
 "  --stack-limit SIZE    RLIMIT_STACK of the guest (default 8M)\n"
 "\n"
+"Timing model:\n"
+"  --model MODEL         timing (default): every access goes through the modelled TLBs, page-walk\n"
+"                        caches and walks; functional: faults and kernel work only (fast);\n"
+"                        hooks-only: functional plus per-access hooks that do nothing (the\n"
+"                        benchmark floor of the timing model)\n"
+"  --cpu NAME            CPU preset or a CPU defined with --cpu-file (default skylake;\n"
+"                        'mmuemu cpus' lists them)\n"
+"  --cpu-file FILE       INI file defining CPUs ([cpu NAME] sections, docs/cpus.md)\n"
+"  --set KEY=VALUE       override one parameter of the chosen CPU (repeatable), e.g.\n"
+"                        --set stlb.4k2m=2048x16 --set pwc.pde=none --set pt.latency=40\n"
+"\n"
 "Run:\n"
-"  --no-icount           do not count instructions (faster; the report shows 0)\n"
+"  --no-icount           do not count instructions (functional model only; faster)\n"
 "  --max-insns N         stop the guest after N instructions\n"
 "  --progress            print progress (instructions, MIPS, faults) every 2 s on stderr\n"
 "\n"
@@ -155,7 +168,50 @@ static const char *paging_name(enum paging_mode m)
 enum {
 	OPT_PAGING = 256, OPT_MEM, OPT_LOWMEM, OPT_MOVABLECORE, OPT_STACK_LIMIT, OPT_NO_ICOUNT,
 	OPT_MAX_INSNS, OPT_PROGRESS, OPT_REPORT, OPT_REPORT_FORMAT, OPT_NO_REPORT,
+	OPT_MODEL, OPT_CPU, OPT_CPU_FILE, OPT_SET,
 };
+
+#define MAX_OVERRIDES 64
+
+static struct config_registry cpu_registry;
+
+static int cmd_cpus(int argc, char **argv)
+{
+	char err[512];
+	const char *name = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--cpu-file") && i + 1 < argc) {
+			if (!config_load_file(&cpu_registry, argv[++i], err, sizeof(err))) {
+				fprintf(stderr, "%s: %s\n", prog_name, err);
+				return 2;
+			}
+		} else if (!strncmp(argv[i], "--cpu-file=", 11)) {
+			if (!config_load_file(&cpu_registry, argv[i] + 11, err, sizeof(err))) {
+				fprintf(stderr, "%s: %s\n", prog_name, err);
+				return 2;
+			}
+		} else if (argv[i][0] == '-') {
+			die_usage("cpus: unknown option '%s'", argv[i]);
+		} else {
+			name = argv[i];
+		}
+	}
+	if (name) {
+		const struct mmu_config *c = config_find_cpu(&cpu_registry, name);
+		if (!c) {
+			fprintf(stderr, "%s: unknown CPU '%s' (see 'mmuemu cpus')\n", prog_name, name);
+			return 2;
+		}
+		config_print_cpu(stdout, c, true);
+		return 0;
+	}
+	const struct mmu_config *all[128];
+	unsigned n = config_list_cpus(&cpu_registry, all, 128);
+	printf("CPUs (default: %s; 'mmuemu cpus NAME' shows one in detail):\n\n", mmu_default_preset());
+	for (unsigned i = 0; i < n && i < 128; i++)
+		config_print_cpu(stdout, all[i], false);
+	return 0;
+}
 
 static int cmd_run(int argc, char **argv)
 {
@@ -171,6 +227,10 @@ static int cmd_run(int argc, char **argv)
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "report-format", required_argument, NULL, OPT_REPORT_FORMAT },
 		{ "no-report", no_argument, NULL, OPT_NO_REPORT },
+		{ "model", required_argument, NULL, OPT_MODEL },
+		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "cpu-file", required_argument, NULL, OPT_CPU_FILE },
+		{ "set", required_argument, NULL, OPT_SET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -180,6 +240,12 @@ static int cmd_run(int argc, char **argv)
 	struct engine_options eo = { .count_insns = true };
 	enum report_format rfmt = REPORT_TEXT;
 	bool no_report = false;
+	bool functional = false;
+	const char *cpu_name = NULL;
+	const char *overrides[MAX_OVERRIDES];
+	unsigned noverrides = 0;
+	char cerr[512];
+	static struct mmu_config cpu;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -224,6 +290,30 @@ static int cmd_run(int argc, char **argv)
 				die_usage("--report-format: unknown format '%s' (use text or json)", optarg);
 			break;
 		case OPT_NO_REPORT: no_report = true; break;
+		case OPT_MODEL:
+			if (!strcmp(optarg, "functional"))
+				functional = true;
+			else if (!strcmp(optarg, "timing"))
+				functional = false;
+			else if (!strcmp(optarg, "hooks-only"))
+				functional = eo.empty_hooks = true;
+			else
+				die_usage("--model: unknown model '%s' (use timing, functional or hooks-only)", optarg);
+			break;
+		case OPT_CPU: cpu_name = optarg; break;
+		case OPT_CPU_FILE:
+			if (!config_load_file(&cpu_registry, optarg, cerr, sizeof(cerr))) {
+				fprintf(stderr, "%s: %s\n", prog_name, cerr);
+				exit(2);
+			}
+			break;
+		case OPT_SET:
+			if (noverrides == MAX_OVERRIDES)
+				die_usage("%s", "--set: too many overrides");
+			if (!strchr(optarg, '='))
+				die_usage("--set: expected KEY=VALUE, got '%s'", optarg);
+			overrides[noverrides++] = optarg;
+			break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -234,6 +324,27 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (eo.max_insns && !eo.count_insns)
 		die_usage("%s", "--max-insns needs instruction counting (drop --no-icount)");
+	if (!eo.count_insns && !functional)
+		die_usage("%s", "--no-icount is only available with --model functional");
+	if (functional && (cpu_name || noverrides))
+		die_usage("%s", "--cpu and --set choose the timing model; they make no sense with --model functional");
+	if (!functional) {
+		const char *nm = cpu_name ? cpu_name : mmu_default_preset();
+		const struct mmu_config *base = config_find_cpu(&cpu_registry, nm);
+		if (!base)
+			die_usage("--cpu: unknown CPU '%s' (see 'mmuemu cpus')", nm);
+		cpu = *base;
+		/* All overrides at once: intermediate states need not be valid CPUs. */
+		if (noverrides && !config_apply_overrides(&cpu, overrides, noverrides, cerr, sizeof(cerr))) {
+			fprintf(stderr, "%s: --set: %s\nTry 'mmuemu --help'.\n", prog_name, cerr);
+			exit(2);
+		}
+		if (!mmu_config_valid(&cpu, cerr, sizeof(cerr))) {
+			fprintf(stderr, "%s: CPU '%s': %s\n", prog_name, cpu.name, cerr);
+			exit(2);
+		}
+		eo.cpu = &cpu;
+	}
 	if (optind >= argc)
 		die_usage("%s", "run: no program given (usage: mmuemu run [OPTIONS] -- PROGRAM [ARGS...])");
 	const char *prog = argv[optind];
@@ -372,6 +483,9 @@ int main(int argc, char **argv)
 		printf("mmuemu %s (Unicorn %u.%u, Capstone %d.%d)\n", MMUEMU_VERSION, maj, min, CS_API_MAJOR, CS_API_MINOR);
 		return 0;
 	}
+	config_registry_init(&cpu_registry);
+	if (!strcmp(argv[1], "cpus"))
+		return cmd_cpus(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run")) {
 		/* A guest writing to a closed pipe gets EPIPE (and its own SIGPIPE from the syscall
 		 * layer); mmuemu itself must not die of it. */

@@ -55,6 +55,176 @@ static void json_stat(void *ctx, const char *name, const char *desc, uint64_t v)
 	json_object_object_add(c->obj, name, json_object_new_uint64(v));
 }
 
+static const char *const size_names[TLB_NSIZES] = { "4K", "2M", "1G" };
+static const char *const acc_names[3] = { "read", "write", "fetch" };
+
+/* Total modelled cycles: instructions × base CPI + translation (TLB beyond L1, walks, Dirty
+ * assists) + kernel (#PF entry/exit and memory-manager work). */
+struct cycle_totals {
+	double base, translation, kernel, total;
+};
+
+static struct cycle_totals cycles_of(const struct engine *e)
+{
+	struct cycle_totals c = { 0, 0, 0, 0 };
+	if (!e->timing)
+		return c;
+	const struct mmu_config *cfg = mmu_timing_config(e->timing);
+	c.base = (double)e->insns * cfg->base_cpi;
+	c.translation = (double)mmu_timing_stats(e->timing)->translation_cycles;
+	c.kernel = (double)km_cycles(e->g.km);
+	c.total = c.base + c.translation + c.kernel;
+	return c;
+}
+
+static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0.0; }
+
+static void text_timing(FILE *out, const struct engine *e)
+{
+	const struct mmu_timing_stats *st = mmu_timing_stats(e->timing);
+	const struct mmu_config *cfg = mmu_timing_config(e->timing);
+	struct cycle_totals c = cycles_of(e);
+	fprintf(out, "cpu            %s (%s)\n", cfg->name, cfg->source);
+	fprintf(out, "cycles         %.0f total = %.0f base (CPI %.2f) + %.0f translation + %.0f kernel\n",
+		c.total, c.base, cfg->base_cpi, c.translation, c.kernel);
+	fprintf(out, "translation    %.2f%% of all cycles (TLB beyond L1, walks, Dirty assists); with page faults %.2f%%\n",
+		c.total > 0 ? 100.0 * c.translation / c.total : 0.0,
+		c.total > 0 ? 100.0 * (c.translation + c.kernel) / c.total : 0.0);
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		const struct tlb_level_stats *ls = &st->level[l];
+		uint64_t acc = ls->accesses[0] + ls->accesses[1] + ls->accesses[2];
+		uint64_t miss = ls->misses[0] + ls->misses[1] + ls->misses[2];
+		if (!acc)
+			continue;
+		fprintf(out, "%-5s          %llu accesses, %llu misses (%.3f%%)", mmu_level_name(l),
+			(unsigned long long)acc, (unsigned long long)miss, 100.0 * ratio(miss, acc));
+		for (int a = 0; a < 3; a++)
+			if (ls->accesses[a])
+				fprintf(out, "; %s %.3f%%", acc_names[a], 100.0 * ratio(ls->misses[a], ls->accesses[a]));
+		fprintf(out, "\n");
+		fprintf(out, "               hits by size:");
+		for (int s = 0; s < TLB_NSIZES; s++)
+			fprintf(out, " %s %llu", size_names[s], (unsigned long long)ls->hits_by_size[s]);
+		fprintf(out, "; misses by size:");
+		for (int s = 0; s < TLB_NSIZES; s++)
+			fprintf(out, " %s %llu", size_names[s], (unsigned long long)ls->misses_by_size[s]);
+		fprintf(out, "\n");
+	}
+	fprintf(out, "page walks     %llu, mean %.1f cycles, %.2f memory references per walk, %llu faulted\n",
+		(unsigned long long)st->walks, ratio(st->walk_cycles, st->walks), ratio(st->walk_reads, st->walks),
+		(unsigned long long)st->walk_faults);
+	fprintf(out, "walk caches   ");
+	static const char *pwc_names[MMU_PWC_LEVELS] = { "", "PDE", "PDPTE", "PML4E", "PML5E" };
+	for (int p = 1; p < MMU_PWC_LEVELS; p++)
+		if (st->pwc_lookups[p])
+			fprintf(out, " %s %.2f%% of %llu", pwc_names[p], 100.0 * ratio(st->pwc_hits[p], st->pwc_lookups[p]),
+				(unsigned long long)st->pwc_lookups[p]);
+	fprintf(out, "\n");
+	fprintf(out, "A/D updates    accessed %llu, dirty %llu, dirty assists %llu\n",
+		(unsigned long long)st->accessed_set, (unsigned long long)st->dirty_set,
+		(unsigned long long)st->dirty_assists);
+	fprintf(out, "TLB flushes   ");
+	for (int k = 0; k < FLUSH_NKINDS; k++)
+		fprintf(out, " %s %llu (%llu entries)", mmu_flush_kind_name(k), (unsigned long long)st->flushes[k],
+			(unsigned long long)st->flushed_entries[k]);
+	fprintf(out, "\n");
+	if (e->zero_aliases)
+		fprintf(out, "zero-page aliases beyond the window: %llu\n", (unsigned long long)e->zero_aliases);
+}
+
+static json_object *json_timing(const struct engine *e)
+{
+	const struct mmu_timing_stats *st = mmu_timing_stats(e->timing);
+	const struct mmu_config *cfg = mmu_timing_config(e->timing);
+	struct cycle_totals c = cycles_of(e);
+	json_object *t = json_object_new_object();
+	json_object_object_add(t, "cpu", json_object_new_string(cfg->name));
+	json_object *cy = json_object_new_object();
+	json_object_object_add(cy, "total", json_object_new_double(c.total));
+	json_object_object_add(cy, "base", json_object_new_double(c.base));
+	json_object_object_add(cy, "base_cpi", json_object_new_double(cfg->base_cpi));
+	json_object_object_add(cy, "translation", json_object_new_double(c.translation));
+	json_object_object_add(cy, "kernel", json_object_new_double(c.kernel));
+	json_object_object_add(cy, "translation_share", json_object_new_double(c.total > 0 ? c.translation / c.total : 0));
+	json_object_object_add(cy, "translation_and_fault_share",
+			       json_object_new_double(c.total > 0 ? (c.translation + c.kernel) / c.total : 0));
+	json_object_object_add(cy, "stlb_hit", json_object_new_uint64(st->stlb_cycles));
+	json_object_object_add(cy, "walks", json_object_new_uint64(st->walk_cycles));
+	json_object_object_add(cy, "dirty_assists", json_object_new_uint64(st->assist_cycles));
+	json_object_object_add(t, "cycles", cy);
+	json_object *tl = json_object_new_object();
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		const struct tlb_level_stats *ls = &st->level[l];
+		json_object *lo = json_object_new_object();
+		uint64_t acc = ls->accesses[0] + ls->accesses[1] + ls->accesses[2];
+		uint64_t miss = ls->misses[0] + ls->misses[1] + ls->misses[2];
+		json_object_object_add(lo, "accesses", json_object_new_uint64(acc));
+		json_object_object_add(lo, "hits", json_object_new_uint64(acc - miss));
+		json_object_object_add(lo, "misses", json_object_new_uint64(miss));
+		json_object_object_add(lo, "miss_rate", json_object_new_double(ratio(miss, acc)));
+		json_object *bya = json_object_new_object();
+		for (int a = 0; a < 3; a++) {
+			json_object *ao = json_object_new_object();
+			json_object_object_add(ao, "accesses", json_object_new_uint64(ls->accesses[a]));
+			json_object_object_add(ao, "misses", json_object_new_uint64(ls->misses[a]));
+			json_object_object_add(ao, "miss_rate", json_object_new_double(ratio(ls->misses[a], ls->accesses[a])));
+			json_object_object_add(bya, acc_names[a], ao);
+		}
+		json_object_object_add(lo, "by_access", bya);
+		json_object *bys = json_object_new_object();
+		for (int s = 0; s < TLB_NSIZES; s++) {
+			json_object *so = json_object_new_object();
+			json_object_object_add(so, "hits", json_object_new_uint64(ls->hits_by_size[s]));
+			json_object_object_add(so, "misses", json_object_new_uint64(ls->misses_by_size[s]));
+			json_object_object_add(bys, size_names[s], so);
+		}
+		json_object_object_add(lo, "by_page_size", bys);
+		json_object_object_add(tl, mmu_level_name(l), lo);
+	}
+	json_object_object_add(t, "tlb", tl);
+	json_object *w = json_object_new_object();
+	json_object_object_add(w, "count", json_object_new_uint64(st->walks));
+	json_object_object_add(w, "cycles", json_object_new_uint64(st->walk_cycles));
+	json_object_object_add(w, "mean_cycles", json_object_new_double(ratio(st->walk_cycles, st->walks)));
+	json_object_object_add(w, "memory_refs", json_object_new_uint64(st->walk_reads));
+	json_object_object_add(w, "refs_per_walk", json_object_new_double(ratio(st->walk_reads, st->walks)));
+	json_object_object_add(w, "faulted", json_object_new_uint64(st->walk_faults));
+	json_object *hist = json_object_new_array();
+	for (int i = 0; i < 16; i++)
+		json_object_array_add(hist, json_object_new_uint64(st->walk_hist[i]));
+	json_object_object_add(w, "cycles_log2_histogram", hist);
+	json_object *pc = json_object_new_array();
+	for (int i = 0; i < 4; i++)
+		json_object_array_add(pc, json_object_new_uint64(st->pt_cache_hits[i]));
+	json_object_object_add(w, "pt_reads_served_by_l1_l2_llc_dram", pc);
+	json_object_object_add(t, "walks", w);
+	json_object *pw = json_object_new_object();
+	static const char *pwc_names[MMU_PWC_LEVELS] = { "", "pde", "pdpte", "pml4e", "pml5e" };
+	for (int p = 1; p < MMU_PWC_LEVELS; p++) {
+		json_object *po = json_object_new_object();
+		json_object_object_add(po, "lookups", json_object_new_uint64(st->pwc_lookups[p]));
+		json_object_object_add(po, "hits", json_object_new_uint64(st->pwc_hits[p]));
+		json_object_object_add(po, "hit_rate", json_object_new_double(ratio(st->pwc_hits[p], st->pwc_lookups[p])));
+		json_object_object_add(pw, pwc_names[p], po);
+	}
+	json_object_object_add(t, "walk_caches", pw);
+	json_object *ad = json_object_new_object();
+	json_object_object_add(ad, "accessed_set", json_object_new_uint64(st->accessed_set));
+	json_object_object_add(ad, "dirty_set", json_object_new_uint64(st->dirty_set));
+	json_object_object_add(ad, "dirty_assists", json_object_new_uint64(st->dirty_assists));
+	json_object_object_add(t, "ad_updates", ad);
+	json_object *fl = json_object_new_object();
+	for (int k = 0; k < FLUSH_NKINDS; k++) {
+		json_object *fo = json_object_new_object();
+		json_object_object_add(fo, "count", json_object_new_uint64(st->flushes[k]));
+		json_object_object_add(fo, "entries", json_object_new_uint64(st->flushed_entries[k]));
+		json_object_object_add(fl, mmu_flush_kind_name(k), fo);
+	}
+	json_object_object_add(t, "flushes", fl);
+	json_object_object_add(t, "zero_page_aliases", json_object_new_uint64(e->zero_aliases));
+	return t;
+}
+
 static int write_text(FILE *out, const struct engine *e, const struct run_info *ri)
 {
 	const struct guest *g = &e->g;
@@ -96,6 +266,10 @@ static int write_text(FILE *out, const struct engine *e, const struct run_info *
 	fprintf(out, "\n");
 	fprintf(out, "kernel cycles  %llu (exceptions and memory-manager work)\n",
 		(unsigned long long)km_cycles(km));
+	if (e->timing)
+		text_timing(out, e);
+	else
+		fprintf(out, "timing model   off (--model functional)\n");
 	fprintf(out, "syscalls       %llu\n", (unsigned long long)g->syscalls_total);
 	for (unsigned nr = 0; nr < GUEST_MAX_SYSCALL; nr++) {
 		if (!g->syscall_count[nr])
@@ -209,6 +383,8 @@ static int write_json(FILE *out, const struct engine *e, const struct run_info *
 	json_object_object_add(sc, "unknown", unk);
 	json_object_object_add(sc, "efault", json_object_new_uint64(g->efaults));
 	json_object_object_add(root, "syscalls", sc);
+
+	json_object_object_add(root, "timing", e->timing ? json_timing(e) : NULL);
 
 	json_object *kmo = json_object_new_object();
 	struct stat_ctx c = { NULL, kmo };

@@ -64,6 +64,14 @@ struct mmu_config {
 	unsigned itlb_fetch_bytes;           /* instruction-fetch granularity: one ITLB access per this many bytes of a block (and per page crossed) */
 	bool pcid;                           /* the CPU supports PCID (CR4.PCIDE usable) */
 	bool pdpe1gb;                        /* 1 GiB pages supported */
+
+	/* Structural quirks of real TLB hierarchies (all false on a plain Intel-style hierarchy): */
+	bool l1_unified;      /* one L1 TLB for fetches and data (i486): fetches look up the dtlb
+	                       * arrays and the itlb arrays are unused */
+	bool stlb_data_only;  /* the second level serves only data accesses (Core 2's DTLB1): an ITLB
+	                       * miss walks without looking up or filling the STLB */
+	bool stlb_1g_as_2m;   /* a 1 GiB translation is held in the STLB as the 2 MiB entry that
+	                       * covers the address ("smashed", AMD Zen); the L1 keeps it as 1 GiB */
 };
 
 /* A preset by name ("skylake", …); NULL if unknown. */
@@ -72,8 +80,13 @@ const struct mmu_config *mmu_preset(const char *name);
 const struct mmu_config *mmu_presets(unsigned *n);
 /* The preset used when none is chosen. */
 const char *mmu_default_preset(void);
-/* Checks the whole configuration (each array's geometry, latencies, at least one DTLB/ITLB array
- * per page size that the paging mode can produce, …). false with a message naming the parameter. */
+/* Checks the whole configuration (cpu_presets.c): every array with tlb_array_config_valid and
+ * within the limits below; no page size held by two arrays of one level; the L1 DTLB and ITLB
+ * (the ITLB unless l1_unified) each hold 4 KiB pages; pwc[0] unused; latencies, page-table cache
+ * geometry, CPI and fetch size sane; the quirk flags consistent with the arrays. The paging mode
+ * is not known here: a level without an array for a large page size the mode produces is the
+ * hierarchy's business (it may hold the translation as smaller pages or not at all). false with
+ * a message naming the parameter by its configuration key ("dtlb.4k: …", "pt.latency …"). */
 bool mmu_config_valid(const struct mmu_config *c, char *err, size_t errlen);
 
 #endif

@@ -56,40 +56,59 @@ struct tlb_entry {
 
 struct tlb_array;
 
-/* Checks a configuration. false with a message naming the parameter ("L1D-4K: entries (64) not
- * divisible by ways (5)", "STLB: unknown policy", "…: ways must be >= 1", "…: no page size"). */
+/* Checks a configuration. false with a message naming the array and the parameter
+ * ("STLB: entries (1536) must be divisible by ways (7)", "L1D-4K: ways must be at least 1",
+ * "L1D-4K: no page sizes", "L1I: unknown replacement policy", …). entries == 0 (no array) is
+ * valid and nothing else is checked. */
 bool tlb_array_config_valid(const struct tlb_array_config *cfg, char *err, size_t errlen);
-/* Parses "lru", "plru", "fifo", "random"; false if unknown. */
+/* Parses "lru", "plru" (also "tree-plru"), "fifo", "random" (any case); false if unknown. */
 bool tlb_policy_parse(const char *s, enum tlb_policy *out);
 const char *tlb_policy_name(enum tlb_policy p);
 
-/* A new, empty array. NULL with a message (tlb_array_config_valid's, or out of memory). */
+/* A new, empty array. NULL with a message (tlb_array_config_valid's, entries == 0, or out of
+ * memory). */
 struct tlb_array *tlb_array_new(const struct tlb_array_config *cfg, char *err, size_t errlen);
 void tlb_array_free(struct tlb_array *t);
 const struct tlb_array_config *tlb_array_config_of(const struct tlb_array *t);
 
 /* Looks up vpn of the given size for pcid; a global entry matches any pcid. On a hit returns the
- * entry (the caller may update dirty/perms in place) and marks it most recently used. NULL on a
- * miss. Never allocates. */
+ * entry (the caller may update pfn/perms/dirty/user in place, never vpn/size/pcid/global/valid)
+ * and marks it used for the replacement policy (FIFO: no change). NULL on a miss. Never
+ * allocates. At most one entry can match (see tlb_array_insert). */
 struct tlb_entry *tlb_array_lookup(struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
 /* Looks up without touching the replacement state (for tests and traces). */
 const struct tlb_entry *tlb_array_probe(const struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
-/* Inserts e (e->valid is forced true). An existing entry for the same (vpn, size, pcid) is
- * replaced in place. Otherwise a free way of the set is used, else the policy's victim: then the
- * victim is copied to *victim (if non-NULL) and true is returned. */
+/* Inserts e (e->valid is forced true; e->size must be one of the array's sizes). An existing
+ * entry that conflicts with e — same (vpn, size) and same pcid, or either of them global, i.e.
+ * one lookup could hit both — is replaced in place and counts as a new insertion (if e is global
+ * and several conflict, the others are dropped). Otherwise the lowest free way of the set is
+ * used, else the policy's victim: then the victim is copied to *victim (if non-NULL) and true is
+ * returned. So no two entries of an array ever match the same lookup. */
 bool tlb_array_insert(struct tlb_array *t, const struct tlb_entry *e, struct tlb_entry *victim);
 
-/* Invalidation; each returns the number of valid entries dropped. */
+/* Invalidation; each returns the number of valid entries dropped.
+ *
+ * For each page size the array holds, drops the entry for vpn = va >> (that size's shift, see
+ * tlb_array_set_page_shift) in pcid and the global one for it (filled under any pcid). */
 unsigned tlb_array_invlpg(struct tlb_array *t, uint64_t va, unsigned pcid);   /* va: a linear address */
+/* Drops the non-global entries filled under pcid; include_global: also the global entries filled
+ * under pcid (global entries of other PCIDs stay). */
 unsigned tlb_array_flush_pcid(struct tlb_array *t, unsigned pcid, bool include_global);
+/* Drops all non-global entries; include_global: every entry. */
 unsigned tlb_array_flush_all(struct tlb_array *t, bool include_global);
 /* Drops the entry for (vpn, size) in pcid and the global one, if present (used by #PF, which
- * invalidates the faulting address). */
+ * invalidates the faulting address). 0 if the array does not hold that size. */
 unsigned tlb_array_drop(struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
 
+/* The page shift invlpg uses for entries of `size`: tlb_size_shift(size) by default; set
+ * TLB_2M to 22 while the array caches 2-level paging (4 MiB pages). Change it only when the
+ * array holds no entries of that size (a paging-mode change flushes everything anyway). */
+void tlb_array_set_page_shift(struct tlb_array *t, enum tlb_size size, unsigned shift);
+
 unsigned tlb_array_valid_entries(const struct tlb_array *t);
-/* Self-check: replacement state consistent, no duplicate (vpn, size, pcid) in a set, every entry
- * in the set its vpn maps to, sizes allowed. NULL if consistent, else a reason. */
+/* Self-check: replacement state consistent, no two entries of a set matching one lookup, every
+ * entry in the set its vpn maps to, sizes allowed, valid-entry count right. NULL if consistent,
+ * else a reason (a static per-thread buffer, valid until the next call). */
 const char *tlb_array_check(const struct tlb_array *t);
 
 /* Shift of a page-size class (12, 21, 30; 22 for TLB_2M under 2-level paging is the caller's). */

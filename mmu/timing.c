@@ -1,0 +1,509 @@
+/* timing.c — the timed translation path (see timing.h for the contract).
+ *
+ * Per access: look up the L1 TLB of the access kind (ITLB for fetches, DTLB otherwise): each of
+ * its arrays is probed for every page-size class it holds (vpn = va >> shift of the class), as
+ * the hardware probes its per-size arrays in parallel. An L1 miss probes the STLB (cost: the STLB
+ * array's hit latency) and refills L1 from it. An STLB miss walks the page tables:
+ *
+ *   - the page-walk caches are probed from the deepest level up (PDE cache, tag = va >> PDE
+ *     shift; then the PDPTE cache; then PML4E; then PML5E); the first hit skips every read above
+ *     and including that level (SDM §4.10.3);
+ *   - the remaining entries are read from modelled memory by mmu_walk (WALK_SET_AD: the walk sets
+ *     Accessed in every entry and Dirty in the leaf on a write, in the guest's real PTEs), each
+ *     read costed by the fixed latency or by the page-table cache model;
+ *   - the non-leaf entries read (never one that maps a large page; only with Accessed set, which
+ *     the walk guarantees) are inserted in their level's page-walk cache, and the leaf in the
+ *     STLB and L1 arrays that hold its page size.
+ *
+ * A write through a TLB entry whose Dirty bit is clear takes the Dirty assist: a locked update
+ * of the PTE (here a write walk) charged cfg.dirty_assist cycles. An entry whose permissions no
+ * longer allow the access (a stale entry: the kernel model flushes on every change, so this
+ * should not happen) is dropped and the access re-walked, as the CPU re-walks after a fault.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "timing.h"
+
+#define PT_LINE_SHIFT 6   /* 64-byte cache lines */
+#define WALK_HIST_BUCKETS 16
+
+struct pt_cache_level {
+	unsigned sets, ways, latency;
+	uint64_t *tag;        /* line address + 1; 0 = empty */
+	uint64_t *stamp;      /* LRU timestamps */
+};
+
+/* The last L1 hit of a level: while no other access, fill or invalidation has touched that
+ * level since, the next access to the same 4 KiB page is a hit on the same entry, which is
+ * already the most recently used of its set, so no policy (LRU, PLRU, FIFO, random) would
+ * change state. The fast path then only counts. */
+struct l1_memo {
+	uint64_t page;           /* (va >> 12) + 1; 0 = empty */
+	unsigned pcid;
+	unsigned idx;            /* array index in the level */
+	struct tlb_entry *e;
+};
+
+struct mmu_timing {
+	struct l1_memo memo[MMU_NLEVELS];
+	struct mmu_config cfg;
+	unsigned shift[TLB_NSIZES];
+	struct tlb_array *arr[MMU_NLEVELS][MMU_MAX_ARRAYS];
+	unsigned narr[MMU_NLEVELS];
+	unsigned arr_latency[MMU_NLEVELS][MMU_MAX_ARRAYS];
+	struct tlb_array *pwc[MMU_PWC_LEVELS];
+	struct pt_cache_level ptc[3];
+	uint64_t ptc_clock;
+	struct mmu_timing_stats st;
+};
+
+static const char *const level_names[MMU_NLEVELS] = { "ITLB", "DTLB", "STLB" };
+static const char *const flush_names[FLUSH_NKINDS] = { "invlpg", "pcid", "all", "all_global" };
+
+const char *mmu_level_name(enum mmu_level_id l) { return l < MMU_NLEVELS ? level_names[l] : "?"; }
+const char *mmu_flush_kind_name(enum mmu_flush_kind k) { return k < FLUSH_NKINDS ? flush_names[k] : "?"; }
+
+static bool ptc_level_init(struct pt_cache_level *l, const struct pt_cache_level_config *c)
+{
+	memset(l, 0, sizeof(*l));
+	if (!c->lines)
+		return true;
+	unsigned ways = c->ways ? c->ways : 1;
+	l->ways = ways;
+	l->sets = c->lines / ways ? c->lines / ways : 1;
+	l->latency = c->latency;
+	l->tag = calloc((size_t)l->sets * ways, sizeof(uint64_t));
+	l->stamp = calloc((size_t)l->sets * ways, sizeof(uint64_t));
+	return l->tag && l->stamp;
+}
+
+struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, unsigned large_shift, char *err, size_t errlen)
+{
+	if (!mmu_config_valid(cfg, err, errlen))
+		return NULL;
+	struct mmu_timing *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->cfg = *cfg;
+	t->shift[TLB_4K] = 12;
+	t->shift[TLB_2M] = large_shift;
+	t->shift[TLB_1G] = 30;
+	const struct tlb_level_config *lv[MMU_NLEVELS] = { &cfg->itlb, &cfg->dtlb, &cfg->stlb };
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		for (unsigned i = 0; i < lv[l]->narrays; i++) {
+			if (!lv[l]->arrays[i].entries)
+				continue;
+			struct tlb_array *a = tlb_array_new(&lv[l]->arrays[i], err, errlen);
+			if (!a) {
+				mmu_timing_free(t);
+				return NULL;
+			}
+			t->arr_latency[l][t->narr[l]] = lv[l]->arrays[i].latency;
+			t->arr[l][t->narr[l]++] = a;
+		}
+	}
+	for (int p = 1; p < MMU_PWC_LEVELS; p++) {
+		if (!cfg->pwc[p].entries)
+			continue;
+		struct tlb_array_config pc = cfg->pwc[p];
+		pc.sizes = TLB_SIZE_BIT(TLB_4K);
+		t->pwc[p] = tlb_array_new(&pc, err, errlen);
+		if (!t->pwc[p]) {
+			mmu_timing_free(t);
+			return NULL;
+		}
+	}
+	if (cfg->pt_model == PT_LATENCY_CACHE) {
+		const struct pt_cache_level_config *pcl[3] = { &cfg->pt_cache.l1, &cfg->pt_cache.l2, &cfg->pt_cache.llc };
+		for (int i = 0; i < 3; i++) {
+			if (!ptc_level_init(&t->ptc[i], pcl[i])) {
+				snprintf(err, errlen, "out of memory");
+				mmu_timing_free(t);
+				return NULL;
+			}
+		}
+	}
+	return t;
+}
+
+void mmu_timing_free(struct mmu_timing *t)
+{
+	if (!t)
+		return;
+	for (int l = 0; l < MMU_NLEVELS; l++)
+		for (unsigned i = 0; i < t->narr[l]; i++)
+			tlb_array_free(t->arr[l][i]);
+	for (int p = 0; p < MMU_PWC_LEVELS; p++)
+		tlb_array_free(t->pwc[p]);
+	for (int i = 0; i < 3; i++) {
+		free(t->ptc[i].tag);
+		free(t->ptc[i].stamp);
+	}
+	free(t);
+}
+
+const struct mmu_config *mmu_timing_config(const struct mmu_timing *t) { return &t->cfg; }
+const struct mmu_timing_stats *mmu_timing_stats(const struct mmu_timing *t) { return &t->st; }
+
+/* One page-table read through the cache model: returns its latency and fills the levels. */
+static unsigned ptc_read(struct mmu_timing *t, uint64_t pa)
+{
+	uint64_t line = (pa >> PT_LINE_SHIFT) + 1;
+	uint64_t now = ++t->ptc_clock;
+	unsigned cost = t->cfg.pt_cache.dram_latency;
+	int hit_level = 3;
+	for (int i = 0; i < 3; i++) {
+		struct pt_cache_level *l = &t->ptc[i];
+		if (!l->tag)
+			continue;
+		size_t base = (size_t)(line % l->sets) * l->ways;
+		for (unsigned w = 0; w < l->ways; w++) {
+			if (l->tag[base + w] == line) {
+				l->stamp[base + w] = now;
+				cost = l->latency;
+				hit_level = i;
+				goto found;
+			}
+		}
+	}
+found:
+	t->st.pt_cache_hits[hit_level]++;
+	/* Fill the levels above the one that hit (inclusive hierarchy), evicting their LRU line. */
+	for (int i = 0; i < hit_level && i < 3; i++) {
+		struct pt_cache_level *l = &t->ptc[i];
+		if (!l->tag)
+			continue;
+		size_t base = (size_t)(line % l->sets) * l->ways, victim = base;
+		for (unsigned w = 0; w < l->ways; w++) {
+			if (l->tag[base + w] == line) {
+				victim = base + w;
+				break;
+			}
+			if (l->stamp[base + w] < l->stamp[victim])
+				victim = base + w;
+		}
+		l->tag[victim] = line;
+		l->stamp[victim] = now;
+	}
+	return cost;
+}
+
+static inline unsigned read_cost(struct mmu_timing *t, uint64_t pa)
+{
+	return t->cfg.pt_model == PT_LATENCY_CACHE ? ptc_read(t, pa) : t->cfg.pt_read_latency;
+}
+
+/* Probes every array of a level; on a hit returns the entry and its array index. */
+static struct tlb_entry *level_lookup(struct mmu_timing *t, enum mmu_level_id l, uint64_t va, unsigned pcid,
+				      unsigned *idx)
+{
+	for (unsigned i = 0; i < t->narr[l]; i++) {
+		unsigned sizes = tlb_array_config_of(t->arr[l][i])->sizes;
+		for (unsigned s = 0; s < TLB_NSIZES; s++) {
+			if (!(sizes & TLB_SIZE_BIT(s)))
+				continue;
+			struct tlb_entry *e = tlb_array_lookup(t->arr[l][i], va >> t->shift[s], s, pcid);
+			if (e) {
+				*idx = i;
+				return e;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Inserts e into the first array of level l that holds its page size. */
+static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
+{
+	t->memo[l].page = 0;
+	for (unsigned i = 0; i < t->narr[l]; i++) {
+		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
+			continue;
+		struct tlb_entry victim;
+		if (tlb_array_insert(t->arr[l][i], e, &victim))
+			t->st.level[l].arrays[i].evictions++;
+		t->st.level[l].arrays[i].fills[e->size]++;
+		return tlb_array_lookup(t->arr[l][i], e->vpn, e->size, e->pcid);
+	}
+	return NULL;
+}
+
+static enum tlb_size size_class(unsigned page_shift)
+{
+	return page_shift == 12 ? TLB_4K : page_shift >= 30 ? TLB_1G : TLB_2M;
+}
+
+/* STLB miss: walk, cost it, fill the page-walk caches, STLB and L1. Returns the L1 (or STLB)
+ * entry now holding the translation, or NULL if the walk faulted. */
+static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
+				       uint64_t va, enum mmu_access acc, bool user, unsigned pcid,
+				       enum mmu_level_id l1, uint64_t *cycles)
+{
+	const struct paging_format *f = &regs->fmt;
+	/* Page-walk caches, deepest first. */
+	int hit_level = -1;
+	unsigned pwc_latency = 0;
+	for (unsigned p = 1; p < f->levels && p < MMU_PWC_LEVELS; p++) {
+		if (!t->pwc[p])
+			continue;
+		if (f->mode == PAGING_PAE && p == 2)
+			continue;   /* PDPTEs are registers under PAE */
+		t->st.pwc_lookups[p]++;
+		pwc_latency = tlb_array_config_of(t->pwc[p])->latency;
+		if (tlb_array_lookup(t->pwc[p], va >> f->shift[p], TLB_4K, pcid)) {
+			t->st.pwc_hits[p]++;
+			hit_level = (int)p;
+			break;
+		}
+	}
+	struct walk_req req = { .va = va, .access = acc, .user = user };
+	struct walk_result r;
+	struct mmu_fault flt;
+	if (!mmu_walk(regs, pm, &req, WALK_SET_AD, &r, &flt)) {
+		t->st.walk_faults++;
+		return NULL;
+	}
+	uint64_t wc = pwc_latency;
+	unsigned reads = 0;
+	for (unsigned i = 0; i < r.nreads; i++) {
+		unsigned level = r.first_level - i;
+		if (hit_level >= 0 && (int)level >= hit_level)
+			continue;   /* skipped thanks to the page-walk cache */
+		wc += read_cost(t, r.entry_pa[i]);
+		reads++;
+	}
+	/* Cache the non-leaf entries of this walk (Accessed is set: the walk set it). */
+	for (unsigned i = 0; i < r.nreads; i++) {
+		unsigned level = r.first_level - i;
+		if (level == r.leaf_level || level >= MMU_PWC_LEVELS || !t->pwc[level])
+			continue;
+		if (f->mode == PAGING_PAE && level == 2)
+			continue;
+		struct tlb_entry pe = { .vpn = va >> f->shift[level], .pfn = r.entry[i], .pcid = (uint16_t)pcid,
+					.size = TLB_4K, .valid = true };
+		tlb_array_insert(t->pwc[level], &pe, NULL);
+	}
+	enum tlb_size sz = size_class(r.page_shift);
+	bool fetch = acc == MMU_FETCH;
+	bool leaf_was_dirty = (r.entry[r.nreads ? r.nreads - 1 : 0] & PTE_D) != 0;
+	if (acc == MMU_WRITE && !leaf_was_dirty)
+		t->st.dirty_set++;
+	if (r.nwrites > (acc == MMU_WRITE && !leaf_was_dirty ? 1u : 0u))
+		t->st.accessed_set += r.nwrites - (acc == MMU_WRITE && !leaf_was_dirty ? 1u : 0u);
+	t->st.walks++;
+	t->st.walks_by_size[sz]++;
+	t->st.walk_reads += reads;
+	t->st.walk_cycles += wc;
+	unsigned b = 0;
+	while (b + 1 < WALK_HIST_BUCKETS && (wc >> (b + 1)))
+		b++;
+	t->st.walk_hist[b]++;
+	*cycles += wc;
+
+	struct tlb_entry e = { .vpn = va >> t->shift[sz], .pfn = r.page_base >> 12, .pcid = (uint16_t)pcid,
+			       .size = (uint8_t)sz, .perms = (uint8_t)r.perms, .global = r.global,
+			       .dirty = r.dirty, .user = r.user, .valid = true };
+	t->st.level[l1].misses_by_size[sz]++;
+	struct tlb_entry *se = NULL;
+	if (t->narr[MMU_STLB] && !(fetch && t->cfg.stlb_data_only)) {
+		t->st.level[MMU_STLB].misses_by_size[sz]++;
+		if (sz == TLB_1G && t->cfg.stlb_1g_as_2m) {
+			/* AMD: the STLB keeps a 1 GiB translation as the 2 MiB piece that covers va. */
+			uint64_t off = va & ((1ULL << 30) - 1) & ~((1ULL << t->shift[TLB_2M]) - 1);
+			struct tlb_entry s2 = e;
+			s2.size = TLB_2M;
+			s2.vpn = va >> t->shift[TLB_2M];
+			s2.pfn = (r.page_base + off) >> 12;
+			se = level_fill(t, MMU_STLB, &s2);
+		} else {
+			se = level_fill(t, MMU_STLB, &e);
+		}
+	}
+	struct tlb_entry *le = level_fill(t, l1, &e);
+	return le ? le : se;
+}
+
+static bool perms_allow(const struct tlb_entry *e, enum mmu_access acc)
+{
+	return (e->perms >> acc) & 1;
+}
+
+uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
+			   uint64_t va, enum mmu_access acc, bool user)
+{
+	unsigned pcid = mmu_pcid(regs);
+	/* i486-style unified L1: fetches look up the data TLB. */
+	enum mmu_level_id l1 = acc == MMU_FETCH && !t->cfg.l1_unified ? MMU_ITLB : MMU_DTLB;
+	struct l1_memo *m = &t->memo[l1];
+	if (m->page == (va >> 12) + 1 && m->pcid == pcid && ((m->e->perms >> acc) & 1) &&
+	    (acc != MMU_WRITE || m->e->dirty)) {
+		t->st.level[l1].accesses[acc]++;
+		t->st.level[l1].hits_by_size[m->e->size]++;
+		t->st.level[l1].arrays[m->idx].hits[m->e->size][acc]++;
+		return 0;
+	}
+	bool use_stlb = t->narr[MMU_STLB] && !(acc == MMU_FETCH && t->cfg.stlb_data_only);
+	uint64_t cycles = 0;
+	unsigned idx = 0;
+	t->st.level[l1].accesses[acc]++;
+	struct tlb_entry *e = level_lookup(t, l1, va, pcid, &idx);
+	if (e && !perms_allow(e, acc)) {
+		tlb_array_drop(t->arr[l1][idx], e->vpn, e->size, pcid);
+		m->page = 0;
+		e = NULL;
+	}
+	if (e) {
+		t->st.level[l1].hits_by_size[e->size]++;
+		t->st.level[l1].arrays[idx].hits[e->size][acc]++;
+		m->page = (va >> 12) + 1;
+		m->pcid = pcid;
+		m->idx = idx;
+		m->e = e;
+	} else {
+		m->page = 0;
+		t->st.level[l1].misses[acc]++;
+		if (use_stlb) {
+			t->st.level[MMU_STLB].accesses[acc]++;
+			unsigned sidx = 0;
+			struct tlb_entry *se = level_lookup(t, MMU_STLB, va, pcid, &sidx);
+			if (se && !perms_allow(se, acc)) {
+				tlb_array_drop(t->arr[MMU_STLB][sidx], se->vpn, se->size, pcid);
+				se = NULL;
+			}
+			if (se) {
+				unsigned lat = t->arr_latency[MMU_STLB][sidx];
+				cycles += lat;
+				t->st.stlb_cycles += lat;
+				t->st.level[MMU_STLB].hits_by_size[se->size]++;
+				t->st.level[l1].misses_by_size[se->size]++;
+				t->st.level[MMU_STLB].arrays[sidx].hits[se->size][acc]++;
+				struct tlb_entry copy = *se;
+				e = level_fill(t, l1, &copy);
+				if (!e)
+					e = se;
+			} else {
+				t->st.level[MMU_STLB].misses[acc]++;
+			}
+		}
+		if (!e) {
+			e = walk_and_fill(t, regs, pm, va, acc, user, pcid, l1, &cycles);
+			if (!e) {
+				t->st.translation_cycles += cycles;
+				return cycles;
+			}
+		}
+	}
+	if (acc == MMU_WRITE && !e->dirty) {
+		/* Dirty assist: the CPU re-walks with a locked update to set D in the leaf. */
+		struct walk_req req = { .va = va, .access = MMU_WRITE, .user = user };
+		struct walk_result r;
+		struct mmu_fault flt;
+		if (mmu_walk(regs, pm, &req, WALK_SET_AD, &r, &flt)) {
+			e->dirty = true;
+			unsigned sidx;
+			struct tlb_entry *se = use_stlb ? level_lookup(t, MMU_STLB, va, pcid, &sidx) : NULL;
+			if (se)
+				se->dirty = true;
+			if (r.nwrites)
+				t->st.dirty_set++;
+		}
+		t->st.dirty_assists++;
+		t->st.assist_cycles += t->cfg.dirty_assist;
+		cycles += t->cfg.dirty_assist;
+	}
+	t->st.translation_cycles += cycles;
+	return cycles;
+}
+
+void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fault)
+{
+	unsigned n = 0;
+	memset(t->memo, 0, sizeof(t->memo));
+	for (int l = 0; l < MMU_NLEVELS; l++)
+		for (unsigned i = 0; i < t->narr[l]; i++)
+			n += tlb_array_invlpg(t->arr[l][i], va, pcid);
+	/* INVLPG also drops every paging-structure-cache entry of the current PCID. */
+	for (int p = 0; p < MMU_PWC_LEVELS; p++)
+		if (t->pwc[p])
+			tlb_array_flush_pcid(t->pwc[p], pcid, true);
+	if (!fault) {
+		t->st.flushes[FLUSH_INVLPG]++;
+		t->st.flushed_entries[FLUSH_INVLPG] += n;
+	}
+}
+
+void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned pcid)
+{
+	unsigned n = 0;
+	memset(t->memo, 0, sizeof(t->memo));
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		for (unsigned i = 0; i < t->narr[l]; i++) {
+			switch (kind) {
+			case FLUSH_PCID: n += tlb_array_flush_pcid(t->arr[l][i], pcid, false); break;
+			case FLUSH_ALL: n += tlb_array_flush_all(t->arr[l][i], false); break;
+			case FLUSH_ALL_GLOBAL: n += tlb_array_flush_all(t->arr[l][i], true); break;
+			case FLUSH_INVLPG: case FLUSH_NKINDS: break;
+			}
+		}
+	}
+	for (int p = 0; p < MMU_PWC_LEVELS; p++) {
+		if (!t->pwc[p])
+			continue;
+		if (kind == FLUSH_PCID)
+			tlb_array_flush_pcid(t->pwc[p], pcid, true);
+		else
+			tlb_array_flush_all(t->pwc[p], true);
+	}
+	if (kind < FLUSH_NKINDS) {
+		t->st.flushes[kind]++;
+		t->st.flushed_entries[kind] += n;
+	}
+}
+
+const char *mmu_timing_check(const struct mmu_timing *t)
+{
+	for (int l = 0; l < MMU_NLEVELS; l++)
+		for (unsigned i = 0; i < t->narr[l]; i++) {
+			const char *why = tlb_array_check(t->arr[l][i]);
+			if (why)
+				return why;
+		}
+	for (int p = 0; p < MMU_PWC_LEVELS; p++)
+		if (t->pwc[p]) {
+			const char *why = tlb_array_check(t->pwc[p]);
+			if (why)
+				return why;
+		}
+	return NULL;
+}
+
+uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
+			  uint64_t addr, uint32_t size, unsigned fetch_bytes)
+{
+	uint64_t fb = fetch_bytes ? fetch_bytes : 16;
+	uint64_t end = addr + (size ? size : 1);
+	uint64_t a = addr & ~(fb - 1);
+	uint64_t cycles = 0;
+	enum mmu_level_id l1 = t->cfg.l1_unified ? MMU_DTLB : MMU_ITLB;
+	while (a < end) {
+		/* First fetch block of this page: a full access. */
+		cycles += mmu_timing_access(t, regs, pm, a < addr ? addr : a, MMU_FETCH, true);
+		uint64_t page_end = (a & ~0xfffULL) + 0x1000;
+		uint64_t stop = end < page_end ? end : page_end;
+		uint64_t rest = (stop > a + fb) ? (stop - (a + fb) + fb - 1) / fb : 0;
+		struct l1_memo *m = &t->memo[l1];
+		if (rest && m->page == (a >> 12) + 1 && ((m->e->perms >> MMU_FETCH) & 1)) {
+			/* The other fetch blocks of the page hit the entry just used (see l1_memo). */
+			t->st.level[l1].accesses[MMU_FETCH] += rest;
+			t->st.level[l1].hits_by_size[m->e->size] += rest;
+			t->st.level[l1].arrays[m->idx].hits[m->e->size][MMU_FETCH] += rest;
+			a += fb * (rest + 1);
+		} else {
+			a += fb;
+		}
+	}
+	return cycles;
+}
