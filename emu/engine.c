@@ -476,7 +476,7 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 		 "invalid-instruction hook");
 	if (opts->cpu) {
 		const struct paging_format *fmt = km_format(g->km);
-		e->timing = mmu_timing_new(opts->cpu, fmt->mode == PAGING_2LEVEL ? 22 : 21, err, errlen);
+		e->timing = mmu_timing_new(opts->cpu, fmt, err, errlen);
 		if (!e->timing)
 			return -1;
 		e->fetch_bytes = opts->cpu->itlb_fetch_bytes ? opts->cpu->itlb_fetch_bytes : 16;

@@ -47,6 +47,10 @@ static void usage(FILE *out)
 "  --lowmem SIZE         i386 lowmem/highmem boundary (default 0x377fe000, ~887 MiB)\n"
 "  --movablecore SIZE    put this much of the top of RAM in ZONE_MOVABLE (default 0)\n"
 "  --stack-limit SIZE    RLIMIT_STACK of the guest (default 8M)\n"
+"  --hugepages KIND      none (default), 2m (PMD-size pages: 2 MiB, 4 MiB under 2level) or 1g:\n"
+"                        anonymous private mappings of at least one huge page are aligned and\n"
+"                        backed by huge pages (hugetlb-style; docs/kernel-model.md)\n"
+"  --hugepages-1g-pool N 1 GiB pages reserved at boot for --hugepages 1g (default 1)\n"
 "\n"
 "Timing model:\n"
 "  --model MODEL         timing (default): every access goes through the modelled TLBs, page-walk\n"
@@ -168,7 +172,7 @@ static const char *paging_name(enum paging_mode m)
 enum {
 	OPT_PAGING = 256, OPT_MEM, OPT_LOWMEM, OPT_MOVABLECORE, OPT_STACK_LIMIT, OPT_NO_ICOUNT,
 	OPT_MAX_INSNS, OPT_PROGRESS, OPT_REPORT, OPT_REPORT_FORMAT, OPT_NO_REPORT,
-	OPT_MODEL, OPT_CPU, OPT_CPU_FILE, OPT_SET,
+	OPT_MODEL, OPT_CPU, OPT_CPU_FILE, OPT_SET, OPT_HUGEPAGES, OPT_HUGEPAGES_POOL,
 };
 
 #define MAX_OVERRIDES 64
@@ -231,6 +235,8 @@ static int cmd_run(int argc, char **argv)
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "cpu-file", required_argument, NULL, OPT_CPU_FILE },
 		{ "set", required_argument, NULL, OPT_SET },
+		{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
+		{ "hugepages-1g-pool", required_argument, NULL, OPT_HUGEPAGES_POOL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -241,6 +247,9 @@ static int cmd_run(int argc, char **argv)
 	enum report_format rfmt = REPORT_TEXT;
 	bool no_report = false;
 	bool functional = false;
+	enum km_hugepages huge = KM_HUGE_NONE;
+	uint64_t huge_pool = 0;
+	bool have_pool = false;
 	const char *cpu_name = NULL;
 	const char *overrides[MAX_OVERRIDES];
 	unsigned noverrides = 0;
@@ -301,6 +310,21 @@ static int cmd_run(int argc, char **argv)
 				die_usage("--model: unknown model '%s' (use timing, functional or hooks-only)", optarg);
 			break;
 		case OPT_CPU: cpu_name = optarg; break;
+		case OPT_HUGEPAGES:
+			if (!strcmp(optarg, "none"))
+				huge = KM_HUGE_NONE;
+			else if (!strcmp(optarg, "2m") || !strcmp(optarg, "2M"))
+				huge = KM_HUGE_2M;
+			else if (!strcmp(optarg, "1g") || !strcmp(optarg, "1G"))
+				huge = KM_HUGE_1G;
+			else
+				die_usage("--hugepages: unknown kind '%s' (use none, 2m or 1g)", optarg);
+			break;
+		case OPT_HUGEPAGES_POOL:
+			if (!parse_u64(optarg, &huge_pool) || huge_pool == 0 || huge_pool > 1024)
+				die_usage("--hugepages-1g-pool: invalid count '%s' (1..1024)", optarg);
+			have_pool = true;
+			break;
 		case OPT_CPU_FILE:
 			if (!config_load_file(&cpu_registry, optarg, cerr, sizeof(cerr))) {
 				fprintf(stderr, "%s: %s\n", prog_name, cerr);
@@ -382,6 +406,14 @@ static int cmd_run(int argc, char **argv)
 	if (have_lowmem)
 		kc.lowmem_bytes = lowmem;
 	kc.movablecore_bytes = movable;
+	kc.hugepages = huge;
+	if (huge == KM_HUGE_1G)
+		kc.hugepages_1g_pool = have_pool ? huge_pool : 1;
+	else if (have_pool) {
+		fprintf(stderr, "%s: --hugepages-1g-pool needs --hugepages 1g\n", prog_name);
+		elf_file_close(&ef);
+		return 2;
+	}
 	if (stack_limit)
 		kc.rlimit_stack = stack_limit;
 

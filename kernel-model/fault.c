@@ -18,7 +18,15 @@
  * A fetch from a readable but non-executable VMA takes two faults under NX, as on Linux: the
  * first (not present) maps the page with NX, the retried fetch faults again with P|I set and is
  * refused by access_error ("read, present").
+ *
+ * Huge pages (kmodel.h policy; mm/hugetlb.c hugetlb_fault/hugetlb_no_page for the private
+ * anonymous case): in a VM_HUGEPAGE VMA an empty translation whose huge-aligned block lies inside
+ * the VMA with no 4 KiB translations under it gets one large leaf (1 GiB first when configured,
+ * then PMD-level), zeroed on read faults too. It is writable from the start in a writable VMA, so
+ * a present large leaf only ever takes spurious faults (hugetlb_wp is not needed). Anything that
+ * does not fit falls back to the 4 KiB paths above.
  */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -97,8 +105,7 @@ static enum km_fault_result do_anonymous_page(struct km *km, struct mm_struct *m
 	struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
 	if (!page)
 		return KM_FAULT_OOM;
-	uint64_t pfn = km_page_pfn(km, page);
-	memset(km_pfn_ptr(km, pfn), 0, PAGE_SIZE);
+	uint64_t pfn = km_page_pfn(km, page);   /* zeroed by the allocator (__GFP_ZERO) */
 	page->flags |= PG_KM_ANON;
 	page->_mapcount = 1;
 	mm->rss_anon++;
@@ -170,8 +177,7 @@ static enum km_fault_result do_wp_page(struct km *km, struct mm_struct *mm, stru
 		km->cycles += km->cfg.costs.copy_page;
 		*kind = KM_FK_COW_COPY;
 	} else {
-		memset(km_pfn_ptr(km, pfn), 0, PAGE_SIZE);
-		*kind = KM_FK_COW_ZERO;
+		*kind = KM_FK_COW_ZERO;   /* zeroed by the allocator (__GFP_ZERO) */
 	}
 	page->flags |= PG_KM_ANON;
 	page->_mapcount = 1;
@@ -189,6 +195,55 @@ static enum km_fault_result do_wp_page(struct km *km, struct mm_struct *mm, stru
 		km_put_page(km, old);
 	}
 	return KM_FAULT_OK;
+}
+
+/* hugetlb_no_page for a private anonymous VMA: one zeroed huge page mapped by a large leaf.
+ * Returns false when no huge page fits at addr (the block is not inside the VMA, or 4 KiB
+ * translations are already under it): the caller maps a 4 KiB page. A 1 GiB attempt with the
+ * pool empty falls through to the PMD level; a PMD-level block the buddy allocator cannot give
+ * is KM_FAULT_OOM (no 4 KiB fallback, as hugetlb). */
+static bool do_huge_anonymous_page(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma,
+				   uint64_t addr, bool write, enum km_fault_result *res)
+{
+	for (unsigned level = PAGING_LEVEL_PDPTE; level >= PAGING_LEVEL_PDE; level--) {
+		if (!km_huge_level_on(km, level))
+			continue;
+		uint64_t size = paging_level_size(&km->fmt, level), base = addr & ~(size - 1);
+		if (base < vma->vm_start || base + size > vma->vm_end)
+			continue;
+		if (level == PAGING_LEVEL_PDPTE && !km->pud_pool.nr_free) {
+			km->stats.huge_pud_pool_empty++;
+			continue;
+		}
+		bool oom;
+		uint8_t *slot = km_entry_slot(km, mm, addr, level, true, &oom);
+		if (!slot) {
+			if (!oom)
+				continue;
+			*res = KM_FAULT_OOM;
+			return true;
+		}
+		if (!km_entry_make_none(km, mm, slot, level, addr))
+			continue;   /* 4 KiB translations below: not collapsed (no khugepaged) */
+		struct page *head = km_alloc_huge(km, level);
+		if (!head) {
+			*res = KM_FAULT_OOM;
+			return true;
+		}
+		uint64_t prot = vma->vm_page_prot | PTE_A;
+		if (vma->vm_flags & VM_WRITE)
+			prot |= PTE_RW;
+		if (write)
+			prot |= PTE_D;
+		pte_write(km, slot, paging_make_leaf(&km->fmt, level, km_page_pfn(km, head) << PAGE_SHIFT,
+						     prot));
+		head->_mapcount = 1;
+		mm->rss_anon += size >> PAGE_SHIFT;
+		mm->nr_huge++;
+		*res = KM_FAULT_OK;
+		return true;
+	}
+	return false;
 }
 
 enum km_fault_result km_handle_mm_fault(struct km *km, struct mm_struct *mm, uint64_t addr,
@@ -221,13 +276,38 @@ enum km_fault_result km_handle_mm_fault(struct km *km, struct mm_struct *mm, uin
 		return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
 	}
 	bool write = (ec & PF_ERR_W) != 0;
+	enum km_fault_kind kind = KM_FK_SPURIOUS;
+	enum km_fault_result res;
+	unsigned level;
+	uint8_t *entry = km_walk_entry(km, mm, addr, &level);
+	uint64_t e = pte_read(km, entry);
+	if (km_is_large_leaf(level, e)) {
+		if (!(e & PTE_P)) {
+			/* PROT_NONE in an accessible VMA cannot happen (mprotect rewrites the leaf). */
+			info->si_code = SEGV_ACCERR;
+			return finish(km, info, KM_FK_SIGSEGV, KM_FAULT_SIGSEGV, start);
+		}
+		/* Huge pages are writable from the start in a writable VMA, and access_error refused
+		 * writes to any other: only a spurious fault is left. */
+		assert(!write || (e & PTE_RW));
+		uint64_t ne = e | PTE_A | (write ? PTE_D : 0);
+		if (ne != e)
+			pte_write(km, entry, ne);
+		return finish(km, info, KM_FK_SPURIOUS, KM_FAULT_OK, start);
+	}
+	if ((vma->vm_flags & VM_HUGEPAGE) && e == 0 &&
+	    do_huge_anonymous_page(km, mm, vma, addr, write, &res)) {
+		if (res == KM_FAULT_OOM)
+			return finish(km, info, KM_FK_OOM, KM_FAULT_OOM, start);
+		return finish(km, info, KM_FK_ANON_HUGE, KM_FAULT_OK, start);
+	}
 	bool oom;
 	uint8_t *slot = km_pte_slot(km, mm, addr, true, &oom);
 	if (!slot)
 		return finish(km, info, KM_FK_OOM, KM_FAULT_OOM, start);
 	uint64_t pte = pte_read(km, slot);
-	enum km_fault_kind kind = KM_FK_SPURIOUS;
-	enum km_fault_result res;
+	if (pte == 0 && (vma->vm_flags & VM_HUGEPAGE))
+		km->stats.huge_fallback++;
 	if (pte == 0) {
 		if (!vma->vm_file)
 			res = do_anonymous_page(km, mm, vma, slot, write, &kind);

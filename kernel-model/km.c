@@ -139,6 +139,13 @@ struct km *km_new(const struct km_config *cfg, char *err, size_t errlen)
 	km->zero_pfn = (KM_RESERVED_BYTES >> PAGE_SHIFT) - 1;
 	struct page *zp = km_pfn_page(km, km->zero_pfn);
 	zp->flags |= PG_KM_KERNEL;
+	/* Huge pages: the levels in use, and the boot-time 1 GiB pool (pgtable.c). */
+	if (km_huge_init(km, err, errlen) != 0) {
+		pgdat_destroy(&km->pgdat);
+		munmap(km->phys, km->phys_size);
+		free(km);
+		return NULL;
+	}
 	return km;
 }
 
@@ -147,6 +154,7 @@ void km_free(struct km *km)
 	if (!km)
 		return;
 	km_files_free(km);
+	km_huge_destroy(km);
 	pgdat_destroy(&km->pgdat);
 	munmap(km->phys, km->phys_size);
 	free(km);

@@ -30,6 +30,8 @@
 #define VM_GROWSDOWN   0x00000100ULL
 #define VM_DONTEXPAND  0x00040000ULL
 #define VM_ACCOUNT     0x00100000ULL
+#define VM_HUGEPAGE    0x20000000ULL  /* faults install huge pages where they fit (kmodel.h policy;
+                                         Linux: MADV_HUGEPAGE, here also MAP_HUGETLB) */
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
 
 /* Linux stores PROT_NONE pages as not-present PTEs with _PAGE_PROTNONE, which reuses the
@@ -65,8 +67,9 @@ struct mm_struct {
 	size_t nr_vmas, cap_vmas;
 	uint64_t task_size, stack_top, mmap_base;
 	uint64_t start_brk, brk;
-	uint64_t rss_anon, rss_file;   /* pages currently mapped */
+	uint64_t rss_anon, rss_file;   /* pages currently mapped (a huge page counts its 4 KiB pages) */
 	uint64_t pt_pages;             /* page-table pages of this mm, all levels */
+	uint64_t nr_huge;              /* large leaves (PS=1) in this mm's page tables */
 	struct mmu_regs regs;          /* cached CPU registers for uaccess walks */
 	bool regs_valid;
 	bool read_implies_exec;         /* personality READ_IMPLIES_EXEC */
@@ -86,6 +89,15 @@ struct km {
 	uint64_t cycles;
 	uint64_t frames_in_use, frames_peak;
 	unsigned maxphyaddr;
+	/* Huge pages (pgtable.c, "huge pages"). */
+	unsigned huge_levels;          /* bit L set: faults may install a PS=1 leaf at level L
+	                                  (PAGING_LEVEL_PDE, PAGING_LEVEL_PDPTE); 0 = none */
+	unsigned pmd_order;            /* buddy order of a PMD-level page: 9 (2 MiB) or 10 (4 MiB) */
+	struct km_pud_pool {           /* the boot-time 1 GiB pool (hugepages_1g_pool) */
+		uint64_t *pfn;         /* first frame of each 1 GiB page, highest first */
+		bool *used;            /* mapped by some mm */
+		unsigned nr, nr_free;
+	} pud_pool;
 };
 
 /* Page flags the memory manager sets on pages it owns (struct page .flags, Linux's bits):
@@ -117,16 +129,52 @@ void km_files_free(struct km *km);
 uint64_t pte_read(const struct km *km, const void *p);
 void pte_write(const struct km *km, void *p, uint64_t v);
 /* Pointer to the leaf (level 0) entry for va, allocating tables when alloc; NULL if a table is
- * missing (!alloc) or memory ran out (alloc; *oom set). */
+ * missing (!alloc), memory ran out (alloc; *oom set), or a large leaf (PS=1) maps va (*oom
+ * clear): this never descends through a large leaf. */
 void *km_pte_slot(struct km *km, struct mm_struct *mm, uint64_t va, bool alloc, bool *oom);
+/* Pointer to va's entry in the level-`level` table, allocating the tables above it when alloc;
+ * NULL as for km_pte_slot (a large leaf above `level` maps va, a table is missing, or OOM). */
+void *km_entry_slot(struct km *km, struct mm_struct *mm, uint64_t va, unsigned level, bool alloc,
+		    bool *oom);
+/* Walks to the lowest entry for va without allocating: a PTE (*level 0), a large leaf, or an
+ * empty entry at *level > 0 (nothing is mapped in that entry's span). Never NULL. */
+void *km_walk_entry(struct km *km, struct mm_struct *mm, uint64_t va, unsigned *level);
+/* Whether entry e of a level-`level` table is a large leaf (PS=1, present or PROT_NONE). */
+static inline bool km_is_large_leaf(unsigned level, uint64_t e)
+{
+	return level > 0 && (e & PTE_PS) && (e & (PTE_P | PTE_PROTNONE));
+}
 /* Removes the translations in [start, end): drops page references, counts rss, frees emptied
- * page-table pages, flushes. */
+ * page-table pages, flushes. A large leaf must lie wholly inside or outside the range (callers
+ * enforce it with vma_huge_boundary_ok; asserted). */
 void km_zap_range(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end);
-/* Moves present PTEs of [old, old+len) to new (mremap), flushing. false when out of memory. */
-bool km_move_ptes(struct km *km, struct mm_struct *mm, uint64_t old, uint64_t new_addr, uint64_t len);
-/* Rewrites the protection bits of present PTEs in [start, end) to prot (mprotect). */
+/* Whether every large leaf meeting [old, old+len) lies inside it and lands on an address aligned
+ * to its size at new_addr + (leaf - old): mremap may move the range. */
+bool km_move_ptes_ok(struct km *km, struct mm_struct *mm, uint64_t old, uint64_t new_addr, uint64_t len);
+/* Moves present PTEs and large leaves of [old, old+len) to new (mremap), flushing. 0, or
+ * -ENOMEM when a page table could not be allocated. km_move_ptes_ok must hold. */
+int km_move_ptes(struct km *km, struct mm_struct *mm, uint64_t old, uint64_t new_addr, uint64_t len);
+/* Rewrites the protection bits of present PTEs and large leaves in [start, end) to prot
+ * (mprotect). Large leaves get RW when writable_ok (a huge page is always exclusive). */
 void km_change_prot(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end, uint64_t prot,
 		    bool writable_ok);
+/* Huge pages. km_huge_init derives huge_levels/pmd_order from km->cfg and reserves the 1 GiB
+ * pool (after the buddy allocator is up); 0, or -1 with a message. km_huge_destroy frees the
+ * host side of the pool. */
+int km_huge_init(struct km *km, char *err, size_t errlen);
+void km_huge_destroy(struct km *km);
+static inline bool km_huge_level_on(const struct km *km, unsigned level)
+{
+	return (km->huge_levels >> level) & 1u;
+}
+/* The huge page size (bytes) of the largest configured level whose size is <= len; 0 if none. */
+uint64_t km_huge_align_for(const struct km *km, uint64_t len);
+/* A zeroed huge page for a level-`level` leaf (buddy block of pmd_order, or a pool page),
+ * accounted and charged; _refcount 1, _mapcount 0, PG_KM_ANON. NULL when none is available. */
+struct page *km_alloc_huge(struct km *km, unsigned level);
+/* If the entry at slot (level > 0) points to a page table with no translations below it, frees
+ * that subtree and clears the entry. true when the entry is (now) empty. */
+bool km_entry_make_none(struct km *km, struct mm_struct *mm, void *slot, unsigned level, uint64_t va);
 bool km_pgd_alloc(struct km *km, struct mm_struct *mm);
 void km_pgd_free(struct km *km, struct mm_struct *mm);
 const char *km_pgtable_check(struct km *km, struct mm_struct *mm);
@@ -144,6 +192,16 @@ void vma_try_merge_around(struct km *km, struct mm_struct *mm, uint64_t start, u
 uint64_t vm_start_gap(const struct vm_area_struct *v);
 uint64_t vm_get_page_prot(const struct km *km, uint64_t vm_flags);
 uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, bool topdown);
+/* The same with vm_unmapped_area's alignment: the result is congruent to align_offset modulo
+ * align (a power of two >= PAGE_SIZE); a free hint is returned as given. 0 if none. */
+uint64_t km_unmapped_area_aligned(struct mm_struct *mm, uint64_t len, uint64_t hint, bool topdown,
+				  uint64_t align, uint64_t align_offset);
+/* Whether a range boundary at addr may split VMA v: always outside VM_HUGEPAGE VMAs; inside
+ * one, addr must not fall strictly inside a huge-aligned block (of any configured huge size)
+ * that lies wholly inside v, since such a block may be mapped by one large leaf. */
+bool vma_huge_boundary_ok(const struct km *km, const struct vm_area_struct *v, uint64_t addr);
+/* addr, or the start of the huge block it falls strictly inside (as vma_huge_boundary_ok). */
+uint64_t vma_huge_round_down(const struct km *km, const struct vm_area_struct *v, uint64_t addr);
 int64_t km_do_munmap(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len);
 const char *km_vma_check(struct mm_struct *mm);
 

@@ -54,6 +54,45 @@ struct km_costs {
 	uint64_t tlb_flush;      /* one full (non-global) TLB flush */
 };
 
+/* Large pages for anonymous memory, hugetlb-style (docs/kernel-model.md "Huge pages").
+ *
+ * Policy, when not KM_HUGE_NONE:
+ *  - Which VMAs: an anonymous private mmap that is accessible (prot != PROT_NONE: PROT_NONE
+ *    reservations are carved up later at 4 KiB granularity, e.g. glibc's arenas) and at least
+ *    one PMD-level page long is marked VM_HUGEPAGE; so is any anonymous MAP_HUGETLB mmap (which
+ *    is -EINVAL when huge pages are off). brk, the ELF bss (km_vm_brk_flags), the stack and file
+ *    mappings never are.
+ *  - Placement: without a usable hint such a mapping gets a start aligned to the largest huge
+ *    size that fits in its length (top-down search for len + alignment, then aligned down inside
+ *    the gap, as vm_unmapped_area does for hugetlb_get_unmapped_area). A free hint and MAP_FIXED
+ *    are honoured as given, so a VMA may start or end off a huge boundary. MAP_HUGETLB rounds the
+ *    length up to its huge size (MAP_HUGE_2MB/MAP_HUGE_1GB may name a configured size; default:
+ *    the largest configured), aligns a hint up, and refuses an unaligned MAP_FIXED address.
+ *  - Faults: a fault in a VM_HUGEPAGE VMA installs one large leaf (PS=1) when the aligned huge
+ *    range around the address lies inside the VMA and has no 4 KiB translations under it: a
+ *    zeroed block (read faults too: hugetlb has no zero page), mapped Accessed, writable from the
+ *    start when the VMA is writable (so a huge page never takes a write-protect fault), Dirty on
+ *    a write fault, NX and U/S as the VMA says. Otherwise the fault maps a 4 KiB page as usual
+ *    (the VMA's unaligned edges). KM_HUGE_1G tries a 1 GiB page first (from the pool; an empty
+ *    pool falls back to a PMD-level page), then a PMD-level page. A PMD-level block that the
+ *    buddy allocator cannot supply is KM_FAULT_OOM (hugetlb's VM_FAULT_OOM), not a 4 KiB
+ *    fallback.
+ *  - munmap/mprotect/mremap/MADV_DONTNEED never split a huge page: a range boundary strictly
+ *    inside a VM_HUGEPAGE VMA whose huge-aligned block lies wholly inside the VMA must be aligned
+ *    to that block, else -EINVAL (hugetlb's may_split rule; MADV_DONTNEED rounds its end down as
+ *    hugetlb does). mremap moves large leaves only to congruent addresses (-EINVAL otherwise);
+ *    growing a huge VMA is allowed.
+ *  - Accounting: a huge page counts its 4 KiB frames in rss (like THP) and in pgalloc/pgfree/
+ *    frames_in_use when it comes from the buddy allocator; 1 GiB pool pages are reserved at boot
+ *    (like memblock) and are not in frames_in_use. */
+enum km_hugepages {
+	KM_HUGE_NONE = 0,   /* 4 KiB pages only (the default) */
+	KM_HUGE_2M,         /* PMD-level pages: 2 MiB (PAE, 4-level, 5-level), 4 MiB (2-level PSE),
+	                       order 9 / 10 blocks from the buddy allocator */
+	KM_HUGE_1G,         /* 1 GiB PUD-level pages from the boot-time pool, and PMD-level pages
+	                       where 1 GiB does not fit; 4-level and 5-level paging only */
+};
+
 struct km_config {
 	enum km_arch arch;
 	enum paging_mode paging;    /* PAGING_2LEVEL or PAGING_PAE (i386), PAGING_4LEVEL or _5LEVEL */
@@ -62,10 +101,16 @@ struct km_config {
 	uint64_t movablecore_bytes; /* 0: no ZONE_MOVABLE */
 	uint64_t rlimit_stack;      /* RLIMIT_STACK soft limit in bytes */
 	struct km_costs costs;
+	enum km_hugepages hugepages;   /* KM_HUGE_NONE (default), KM_HUGE_2M or KM_HUGE_1G */
+	unsigned hugepages_1g_pool;    /* KM_HUGE_1G: 1 GiB pages reserved at km_new, like the boot
+	                                  parameter hugepages=N with hugepagesz=1G: the highest
+	                                  1 GiB-aligned ranges of RAM above the reserved 16 MiB, taken
+	                                  out of the buddy allocator for good. Must be >= 1 with
+	                                  KM_HUGE_1G and 0 otherwise. */
 };
 
 /* Fills *cfg with the defaults for arch: i386 2 GiB, 2-level paging, lowmem 0x377fe000;
- * x86-64 4 GiB, 4-level paging; 8 MiB stack limit; default costs. */
+ * x86-64 4 GiB, 4-level paging; 8 MiB stack limit; default costs; no huge pages. */
 void km_default_config(struct km_config *cfg, enum km_arch arch);
 
 /* ---- statistics (counters declared once in km_stats.inc) ---------------------------------- */
@@ -96,7 +141,9 @@ struct km_ops {
 
 /* Creates the kernel model: allocates modelled physical memory (an anonymous host mapping:
  * untouched frames cost no host memory), builds zones, frees all RAM into the buddy allocator,
- * allocates the zero page. NULL with a message in err on a bad configuration. */
+ * allocates the zero page, reserves the 1 GiB huge-page pool. NULL with a message in err on a
+ * bad configuration (including huge pages the paging mode cannot map, or a pool that does not
+ * fit in RAM). */
 struct km *km_new(const struct km_config *cfg, char *err, size_t errlen);
 void km_free(struct km *km);
 void km_set_ops(struct km *km, const struct km_ops *ops);
@@ -110,6 +157,10 @@ struct km_stats *km_stats(struct km *km);
 struct pglist_data *km_pgdat(struct km *km);
 /* Cycles charged so far for kernel work and exceptions. */
 uint64_t km_cycles(const struct km *km);
+/* log2 of the huge page size a fault installs at the PMD level (21, or 22 in 2-level paging) and
+ * at the PUD level (30); 0 when that size is not in use (km_config.hugepages). */
+unsigned km_huge_shift_pmd(const struct km *km);
+unsigned km_huge_shift_pud(const struct km *km);
 /* A self-check over the whole model (buddy lists, page-table reference counts, VMA order,
  * refcounts of mapped pages). NULL if consistent, else a description of the broken invariant. */
 const char *km_check(struct km *km, struct mm_struct *mm);

@@ -3,9 +3,14 @@
  * mm/madvise.c; return values and errno follow the kernel.
  *
  * Not modelled yet (documented in docs/kernel-model.md): MAP_SHARED file mappings that are
- * writable (-EINVAL), MAP_HUGETLB (-EINVAL), MAP_POPULATE (accepted, pages still fault in
- * lazily), MREMAP_DONTUNMAP (-EINVAL). MAP_SHARED anonymous memory is modelled as anonymous
- * memory that never maps the zero page (there is no fork, so nobody else can see it).
+ * writable (-EINVAL), MAP_POPULATE (accepted, pages still fault in lazily), MREMAP_DONTUNMAP
+ * (-EINVAL). MAP_SHARED anonymous memory is modelled as anonymous memory that never maps the
+ * zero page (there is no fork, so nobody else can see it).
+ *
+ * Huge pages (kmodel.h has the policy): with km_config.hugepages on, large anonymous private
+ * mappings and MAP_HUGETLB get VM_HUGEPAGE and huge-aligned placement; MAP_HUGETLB is -EINVAL
+ * otherwise. munmap, mprotect, mremap and MADV_DONTNEED refuse (-EINVAL) a boundary that would
+ * split a huge page, checked before anything changes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +27,10 @@
 #endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26     /* MAP_HUGETLB: log2 of the page size in flags bits 31:26 */
+#define MAP_HUGE_MASK 0x3f
 #endif
 
 static uint64_t calc_vm_flags(int prot, int flags)
@@ -40,10 +49,30 @@ static uint64_t calc_vm_flags(int prot, int flags)
 	return vf;
 }
 
-/* Unmaps [start, start+len): splits the VMAs at the edges, zaps their pages, removes them. */
+/* -EINVAL if splitting VMAs at start or end would split a huge page (hugetlb_vm_op_split),
+ * else 0. */
+static int64_t check_huge_split(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end)
+{
+	if (!km->huge_levels)
+		return 0;
+	size_t i = vma_index(mm, start);
+	if (i < mm->nr_vmas && mm->vmas[i]->vm_start < start &&
+	    !vma_huge_boundary_ok(km, mm->vmas[i], start))
+		return -EINVAL;
+	size_t j = vma_index(mm, end);
+	if (j < mm->nr_vmas && mm->vmas[j]->vm_start < end &&
+	    !vma_huge_boundary_ok(km, mm->vmas[j], end))
+		return -EINVAL;
+	return 0;
+}
+
+/* Unmaps [start, start+len): splits the VMAs at the edges, zaps their pages, removes them.
+ * -EINVAL (nothing changed) when an edge would split a huge page. */
 int64_t km_do_munmap(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
+	if (check_huge_split(km, mm, start, end))
+		return -EINVAL;
 	size_t i = vma_index(mm, start);
 	if (i < mm->nr_vmas && mm->vmas[i]->vm_start < start) {
 		if (!vma_split(km, mm, i, start))
@@ -65,10 +94,23 @@ int64_t km_do_munmap(struct km *km, struct mm_struct *mm, uint64_t start, uint64
 	return 0;
 }
 
-int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int prot,
-		int flags, struct km_file *file, uint64_t offset)
+/* The huge page size a MAP_HUGETLB request names (hstate_sizelog): flags bits 31:26 give its
+ * log2, 0 the default (the largest configured size). 0 when that size is not configured. */
+static uint64_t hugetlb_size(const struct km *km, int flags)
 {
-	km->stats.mmap_calls++;
+	unsigned log = ((unsigned)flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+	if (!log)
+		return km_huge_align_for(km, UINT64_MAX);
+	for (unsigned level = PAGING_LEVEL_PDE; level <= PAGING_LEVEL_PDPTE; level++)
+		if (km_huge_level_on(km, level) && km->fmt.shift[level] == log)
+			return paging_level_size(&km->fmt, level);
+	return 0;
+}
+
+/* do_mmap; may_huge is false for the ELF loader's bss (vm_brk_flags never takes huge pages). */
+static int64_t do_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int prot,
+		       int flags, struct km_file *file, uint64_t offset, bool may_huge)
+{
 	int type = flags & MAP_TYPE;
 	if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
 		return -EINVAL;
@@ -76,8 +118,20 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 		return -EINVAL;
 	if ((prot & PROT_READ) && mm->read_implies_exec)
 		prot |= PROT_EXEC;
-	if (flags & MAP_HUGETLB)
-		return -EINVAL;
+	/* MAP_HUGETLB (ksys_mmap_pgoff): anonymous only here (no hugetlbfs files); the length is
+	 * rounded up to the huge page size. */
+	uint64_t huge_size = 0;
+	if (flags & MAP_HUGETLB) {
+		if (!(flags & MAP_ANONYMOUS))
+			return file ? -EINVAL : -EBADF;
+		huge_size = hugetlb_size(km, flags);
+		if (!huge_size)
+			return -EINVAL;
+		uint64_t hlen = (len + huge_size - 1) & ~(huge_size - 1);
+		if (hlen < len)
+			return -ENOMEM;
+		len = hlen;
+	}
 	if (!(flags & MAP_ANONYMOUS) && !file)
 		return -EBADF;
 	if (flags & MAP_ANONYMOUS)
@@ -85,6 +139,11 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 	uint64_t plen = PAGE_ALIGN(len);
 	if (plen < len || plen > mm->task_size)
 		return -ENOMEM;
+	/* The automatic policy: an accessible anonymous private mapping of at least one huge page
+	 * (PROT_NONE reservations are carved up later at 4 KiB granularity). */
+	if (!huge_size && may_huge && km->huge_levels && !file && type == MAP_PRIVATE &&
+	    (prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) && !(flags & MAP_GROWSDOWN))
+		huge_size = km_huge_align_for(km, plen);
 	if (offset & (PAGE_SIZE - 1))
 		return -EINVAL;
 	if (file && offset + plen < offset)
@@ -95,6 +154,8 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 	if (fixed) {
 		if (addr & (PAGE_SIZE - 1))
 			return -EINVAL;
+		if ((flags & MAP_HUGETLB) && (addr & (huge_size - 1)))
+			return -EINVAL;   /* prepare_hugepage_range */
 		if (addr + plen < addr || addr + plen > mm->task_size || addr < MMAP_MIN_ADDR)
 			return -ENOMEM;
 		if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED)) {
@@ -102,6 +163,18 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 			if (v && v->vm_start < addr + plen)
 				return -EEXIST;
 		}
+	} else if (huge_size) {
+		/* hugetlb_get_unmapped_area aligns a hint up; an automatic huge VMA keeps a free hint
+		 * as given. Without a usable hint: top-down, huge-aligned; unaligned if no gap has room
+		 * for the alignment (__thp_get_unmapped_area's fallback). */
+		if ((flags & MAP_HUGETLB) && addr)
+			addr = (addr + huge_size - 1) & ~(huge_size - 1);
+		uint64_t a = km_unmapped_area_aligned(mm, plen, addr, true, huge_size, 0);
+		if (!a && !(flags & MAP_HUGETLB))
+			a = km_unmapped_area(mm, plen, 0, true);
+		if (!a)
+			return -ENOMEM;
+		addr = a;
 	} else {
 		addr = km_unmapped_area(mm, plen, addr, true);
 		if (!addr)
@@ -123,6 +196,8 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 	v->vm_flags = calc_vm_flags(prot, flags) | (file ? 0 : VM_ACCOUNT);
 	if (!file && (v->vm_flags & VM_SHARED))
 		v->vm_flags &= ~VM_ACCOUNT;
+	if (huge_size)
+		v->vm_flags |= VM_HUGEPAGE;
 	v->vm_page_prot = vm_get_page_prot(km, v->vm_flags);
 	v->vm_file = file;
 	v->vm_pgoff = offset >> PAGE_SHIFT;
@@ -136,6 +211,13 @@ int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len
 	}
 	vma_try_merge_around(km, mm, addr, addr + plen);
 	return (int64_t)addr;
+}
+
+int64_t km_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len, int prot,
+		int flags, struct km_file *file, uint64_t offset)
+{
+	km->stats.mmap_calls++;
+	return do_mmap(km, mm, addr, len, prot, flags, file, offset, true);
 }
 
 int64_t km_munmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t len)
@@ -178,6 +260,8 @@ int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t start, uint64_
 			return -EACCES;
 		a = v->vm_end;
 	}
+	if (check_huge_split(km, mm, start, end))
+		return -EINVAL;
 	size_t i = vma_index(mm, start);
 	if (mm->vmas[i]->vm_start < start) {
 		if (!vma_split(km, mm, i, start))
@@ -244,8 +328,15 @@ int64_t km_madvise(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t
 		/* MADV_DONTNEED drops the pages: anonymous memory reads as zero again, private file
 		 * pages come back from the page cache. MADV_FREE may keep the data until reclaim,
 		 * which is not modelled, so it keeps it. */
-		if (advice == MADV_DONTNEED)
-			km_zap_range(km, mm, s, e);
+		if (advice == MADV_DONTNEED) {
+			/* hugetlb (madvise_dontneed_free_valid_vma): the start must not split a huge
+			 * page; the end is rounded down to one. */
+			if (!vma_huge_boundary_ok(km, v, s))
+				return -EINVAL;
+			e = vma_huge_round_down(km, v, e);
+			if (s < e)
+				km_zap_range(km, mm, s, e);
+		}
 		a = v->vm_end;
 	}
 	return hole ? -ENOMEM : 0;
@@ -273,12 +364,22 @@ int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64
 	struct vm_area_struct *v = find_vma(mm, old_addr);
 	if (!v || v->vm_start > old_addr || old_addr + old_len > v->vm_end)
 		return -EFAULT;
+	/* A huge-page VMA (mm/mremap.c for hugetlb): neither the old range nor a shrunk one may
+	 * split a huge page. Growing is allowed (hugetlb refuses it; the THP side of the policy). */
+	if (!vma_huge_boundary_ok(km, v, old_addr) || !vma_huge_boundary_ok(km, v, old_addr + old_len) ||
+	    (new_len < old_len && !vma_huge_boundary_ok(km, v, old_addr + new_len)))
+		return -EINVAL;
+	uint64_t huge_align = (v->vm_flags & VM_HUGEPAGE) ?
+			      km_huge_align_for(km, old_len < new_len ? old_len : new_len) : 0;
 	if (flags & MREMAP_FIXED) {
 		if (new_addr & (PAGE_SIZE - 1))
 			return -EINVAL;
 		if (new_addr + new_len > mm->task_size || new_addr + new_len < new_addr)
 			return -EINVAL;
 		if (new_addr < old_addr + old_len && old_addr < new_addr + new_len)
+			return -EINVAL;
+		/* Large leaves move whole, to aligned addresses only (move_huge_pmd). */
+		if (!km_move_ptes_ok(km, mm, old_addr, new_addr, old_len < new_len ? old_len : new_len))
 			return -EINVAL;
 	} else {
 		if (new_len <= old_len) {
@@ -303,8 +404,15 @@ int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64
 		}
 		if (!(flags & MREMAP_MAYMOVE))
 			return -ENOMEM;
-		new_addr = km_unmapped_area(mm, new_len, 0, true);
+		/* A huge-page VMA moves to an address congruent to the old one modulo the huge size,
+		 * so its large leaves move whole (vm_unmapped_area's align_offset). */
+		new_addr = huge_align ? km_unmapped_area_aligned(mm, new_len, 0, true, huge_align, old_addr) : 0;
 		if (!new_addr)
+			new_addr = km_unmapped_area(mm, new_len, 0, true);
+		if (!new_addr)
+			return -ENOMEM;
+		/* Only an unaligned gap was left: the large leaves cannot go there. */
+		if (!km_move_ptes_ok(km, mm, old_addr, new_addr, old_len))
 			return -ENOMEM;
 	}
 	if (flags & MREMAP_FIXED) {
@@ -336,7 +444,7 @@ int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64
 		return -ENOMEM;
 	}
 	uint64_t move_len = old_len < new_len ? old_len : new_len;
-	if (!km_move_ptes(km, mm, old_addr, new_addr, move_len))
+	if (km_move_ptes(km, mm, old_addr, new_addr, move_len) < 0)
 		return -ENOMEM;
 	int64_t r = km_do_munmap(km, mm, old_addr, old_len);
 	if (r < 0)
@@ -402,8 +510,8 @@ int64_t km_vm_brk_flags(struct km *km, struct mm_struct *mm, uint64_t start, uin
 	if (len == 0)
 		return 0;
 	int prot = PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0);
-	int64_t r = km_mmap(km, mm, start, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0);
-	km->stats.mmap_calls--;
+	int64_t r = do_mmap(km, mm, start, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0,
+			    false);
 	return r < 0 ? r : 0;
 }
 

@@ -10,7 +10,13 @@
  *
  * Placement (arch/x86/kernel/sys_x86_64.c, mm/mmap.c): top-down below mmap_base, from
  * low_limit = max(PAGE_SIZE, mmap_min_addr), keeping the stack guard gap below VM_GROWSDOWN
- * VMAs; bottom-up from TASK_UNMAPPED_BASE as the fallback.
+ * VMAs; bottom-up from TASK_UNMAPPED_BASE as the fallback. Huge-page VMAs are placed with
+ * vm_unmapped_area's alignment (align_mask/align_offset): the search asks for a gap of
+ * len + align - PAGE_SIZE, then aligns the address down inside it (top-down) or up (bottom-up).
+ *
+ * Huge-page VMAs (VM_HUGEPAGE) are split only where no huge page can sit across the split
+ * (vma_huge_boundary_ok), hugetlb's may_split rule generalised to VMAs whose ends are not
+ * huge-aligned.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -153,6 +159,12 @@ static bool range_free(struct mm_struct *mm, uint64_t addr, uint64_t len)
 
 uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, bool topdown)
 {
+	return km_unmapped_area_aligned(mm, len, hint, topdown, PAGE_SIZE, 0);
+}
+
+uint64_t km_unmapped_area_aligned(struct mm_struct *mm, uint64_t len, uint64_t hint, bool topdown,
+				  uint64_t align, uint64_t align_offset)
+{
 	if (len > mm->task_size)
 		return 0;
 	if (hint) {
@@ -160,6 +172,11 @@ uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, boo
 		if (range_free(mm, hint, len))
 			return hint;
 	}
+	/* Worst-case alignment overhead (unmapped_area_topdown: length + align_mask). */
+	uint64_t mask = align > PAGE_SIZE ? align - 1 : 0;
+	uint64_t need = len + (align > PAGE_SIZE ? align - PAGE_SIZE : 0);
+	if (need < len || need > mm->task_size)
+		return 0;
 	uint64_t low_limit = PAGE_SIZE > MMAP_MIN_ADDR ? PAGE_SIZE : MMAP_MIN_ADDR;
 	if (topdown) {
 		/* Highest gap below mmap_base that fits. Gaps: between vmas[i-1]->vm_end and
@@ -172,8 +189,10 @@ uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, boo
 				gap_start = low_limit;
 			if (gap_end > high_limit)
 				gap_end = high_limit;
-			if (gap_end > gap_start && gap_end - gap_start >= len)
-				return (gap_end - len) & PAGE_MASK;
+			if (gap_end > gap_start && gap_end - gap_start >= need) {
+				uint64_t addr = (gap_end - len) & PAGE_MASK;
+				return addr - ((addr - align_offset) & mask);
+			}
 			if (i > 0 && mm->vmas[i - 1]->vm_end <= low_limit)
 				break;
 		}
@@ -181,6 +200,7 @@ uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, boo
 	/* Bottom-up from TASK_UNMAPPED_BASE = PAGE_ALIGN(TASK_SIZE / 3). */
 	uint64_t addr = PAGE_ALIGN(mm->task_size / 3);
 	for (;;) {
+		addr += (align_offset - addr) & mask;
 		if (addr + len > mm->task_size || addr + len < addr)
 			return 0;
 		struct vm_area_struct *next = find_vma(mm, addr);
@@ -188,6 +208,32 @@ uint64_t km_unmapped_area(struct mm_struct *mm, uint64_t len, uint64_t hint, boo
 			return addr;
 		addr = next->vm_end;
 	}
+}
+
+/* The start of the huge block addr falls strictly inside, if that block lies wholly inside v
+ * (so one large leaf may map it); else addr. Largest configured size first. */
+static uint64_t huge_block_cut(const struct km *km, const struct vm_area_struct *v, uint64_t addr)
+{
+	if (!(v->vm_flags & VM_HUGEPAGE))
+		return addr;
+	for (unsigned level = PAGING_LEVEL_PDPTE; level >= PAGING_LEVEL_PDE; level--) {
+		if (!km_huge_level_on(km, level))
+			continue;
+		uint64_t size = paging_level_size(&km->fmt, level), base = addr & ~(size - 1);
+		if (base != addr && base >= v->vm_start && base + size <= v->vm_end)
+			return base;
+	}
+	return addr;
+}
+
+bool vma_huge_boundary_ok(const struct km *km, const struct vm_area_struct *v, uint64_t addr)
+{
+	return huge_block_cut(km, v, addr) == addr;
+}
+
+uint64_t vma_huge_round_down(const struct km *km, const struct vm_area_struct *v, uint64_t addr)
+{
+	return huge_block_cut(km, v, addr);
 }
 
 const char *km_vma_check(struct mm_struct *mm)

@@ -47,6 +47,8 @@ struct l1_memo {
 
 struct mmu_timing {
 	struct l1_memo memo[MMU_NLEVELS];
+	struct tlb_entry scratch;      /* the translation a walk just produced */
+	struct paging_format fmt;
 	struct mmu_config cfg;
 	unsigned shift[TLB_NSIZES];
 	struct tlb_array *arr[MMU_NLEVELS][MMU_MAX_ARRAYS];
@@ -78,8 +80,10 @@ static bool ptc_level_init(struct pt_cache_level *l, const struct pt_cache_level
 	return l->tag && l->stamp;
 }
 
-struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, unsigned large_shift, char *err, size_t errlen)
+struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, const struct paging_format *fmt, char *err,
+				  size_t errlen)
 {
+	unsigned large_shift = fmt->shift[1];
 	if (!mmu_config_valid(cfg, err, errlen))
 		return NULL;
 	struct mmu_timing *t = calloc(1, sizeof(*t));
@@ -91,6 +95,7 @@ struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, unsigned large_s
 	t->shift[TLB_4K] = 12;
 	t->shift[TLB_2M] = large_shift;
 	t->shift[TLB_1G] = 30;
+	t->fmt = *fmt;
 	const struct tlb_level_config *lv[MMU_NLEVELS] = { &cfg->itlb, &cfg->dtlb, &cfg->stlb };
 	for (int l = 0; l < MMU_NLEVELS; l++) {
 		for (unsigned i = 0; i < lv[l]->narrays; i++) {
@@ -101,6 +106,7 @@ struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, unsigned large_s
 				mmu_timing_free(t);
 				return NULL;
 			}
+			tlb_array_set_page_shift(a, TLB_2M, large_shift);   /* 4 MiB under 2-level paging */
 			t->arr_latency[l][t->narr[l]] = lv[l]->arrays[i].latency;
 			t->arr[l][t->narr[l]++] = a;
 		}
@@ -215,7 +221,23 @@ static struct tlb_entry *level_lookup(struct mmu_timing *t, enum mmu_level_id l,
 	return NULL;
 }
 
-/* Inserts e into the first array of level l that holds its page size. */
+/* Inserts e into the first array of level l that holds its page size; false if none does. */
+static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
+{
+	t->memo[l].page = 0;
+	for (unsigned i = 0; i < t->narr[l]; i++) {
+		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
+			continue;
+		struct tlb_entry victim;
+		if (tlb_array_insert(t->arr[l][i], e, &victim))
+			t->st.level[l].arrays[i].evictions++;
+		t->st.level[l].arrays[i].fills[e->size]++;
+		return true;
+	}
+	return false;
+}
+
+/* The same, returning the inserted entry (for callers that update it). */
 static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
 {
 	t->memo[l].page = 0;
@@ -275,10 +297,13 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 		wc += read_cost(t, r.entry_pa[i]);
 		reads++;
 	}
-	/* Cache the non-leaf entries of this walk (Accessed is set: the walk set it). */
+	/* Cache the non-leaf entries this walk read (Accessed is set: the walk set it). Levels the
+	 * page-walk-cache hit skipped were not read and are not inserted. */
 	for (unsigned i = 0; i < r.nreads; i++) {
 		unsigned level = r.first_level - i;
 		if (level == r.leaf_level || level >= MMU_PWC_LEVELS || !t->pwc[level])
+			continue;
+		if (hit_level >= 0 && (int)level >= hit_level)
 			continue;
 		if (f->mode == PAGING_PAE && level == 2)
 			continue;
@@ -308,6 +333,7 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 			       .dirty = r.dirty, .user = r.user, .valid = true };
 	t->st.level[l1].misses_by_size[sz]++;
 	struct tlb_entry *se = NULL;
+	bool cached = false;
 	if (t->narr[MMU_STLB] && !(fetch && t->cfg.stlb_data_only)) {
 		t->st.level[MMU_STLB].misses_by_size[sz]++;
 		if (sz == TLB_1G && t->cfg.stlb_1g_as_2m) {
@@ -317,13 +343,17 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 			s2.size = TLB_2M;
 			s2.vpn = va >> t->shift[TLB_2M];
 			s2.pfn = (r.page_base + off) >> 12;
-			se = level_fill(t, MMU_STLB, &s2);
+			cached |= level_insert(t, MMU_STLB, &s2);
 		} else {
-			se = level_fill(t, MMU_STLB, &e);
+			cached |= level_insert(t, MMU_STLB, &e);
 		}
 	}
-	struct tlb_entry *le = level_fill(t, l1, &e);
-	return le ? le : se;
+	cached |= level_insert(t, l1, &e);
+	(void)se;
+	/* The caller only needs the translation's Dirty and permission state, which e holds (a write
+	 * walk has just set Dirty); a page size no array holds is simply not cached. */
+	t->scratch = e;
+	return &t->scratch;
 }
 
 static bool perms_allow(const struct tlb_entry *e, enum mmu_access acc)
@@ -425,10 +455,18 @@ void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fa
 	for (int l = 0; l < MMU_NLEVELS; l++)
 		for (unsigned i = 0; i < t->narr[l]; i++)
 			n += tlb_array_invlpg(t->arr[l][i], va, pcid);
-	/* INVLPG also drops every paging-structure-cache entry of the current PCID. */
-	for (int p = 0; p < MMU_PWC_LEVELS; p++)
-		if (t->pwc[p])
+	/* INVLPG also drops every paging-structure-cache entry of the current PCID; a #PF only those
+	 * that would be used to translate va (SDM §4.10.4.1). */
+	for (unsigned p = 0; p < MMU_PWC_LEVELS; p++) {
+		if (!t->pwc[p])
+			continue;
+		if (fault) {
+			if (p < t->fmt.levels)
+				tlb_array_drop(t->pwc[p], va >> t->fmt.shift[p], TLB_4K, pcid);
+		} else {
 			tlb_array_flush_pcid(t->pwc[p], pcid, true);
+		}
+	}
 	if (!fault) {
 		t->st.flushes[FLUSH_INVLPG]++;
 		t->st.flushed_entries[FLUSH_INVLPG] += n;

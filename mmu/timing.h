@@ -60,9 +60,11 @@ struct mmu_timing_stats {
 
 struct mmu_timing;
 
-/* A new timing model for cfg. large_shift is the shift of the TLB_2M class for the paging mode
- * (22 under 2-level paging, else 21). NULL with a message on a bad configuration. */
-struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, unsigned large_shift, char *err, size_t errlen);
+/* A new timing model for cfg under the paging format fmt (which gives the large-page size class:
+ * 4 MiB under 2-level paging, else 2 MiB, and the page-walk-cache tags). NULL with a message on a
+ * bad configuration. */
+struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, const struct paging_format *fmt, char *err,
+				  size_t errlen);
 void mmu_timing_free(struct mmu_timing *t);
 const struct mmu_config *mmu_timing_config(const struct mmu_timing *t);
 const struct mmu_timing_stats *mmu_timing_stats(const struct mmu_timing *t);
@@ -81,8 +83,9 @@ uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, con
 
 /* Invalidation (SDM §4.10.4.1): INVLPG drops va's entries in all TLB levels (this PCID and global
  * ones) and every page-walk-cache entry of the PCID; FLUSH_PCID drops the PCID's non-global
- * entries; FLUSH_ALL all non-global entries; FLUSH_ALL_GLOBAL everything. A #PF also
- * invalidates the faulting address (mmu_timing_invlpg with counting off: pass fault = true). */
+ * entries; FLUSH_ALL all non-global entries; FLUSH_ALL_GLOBAL everything. A #PF invalidates
+ * the faulting address's TLB entries and only the page-walk-cache entries that would be used
+ * for it (fault = true: not counted as a flush). */
 void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fault);
 void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned pcid);
 

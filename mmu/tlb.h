@@ -74,16 +74,17 @@ const struct tlb_array_config *tlb_array_config_of(const struct tlb_array *t);
 /* Looks up vpn of the given size for pcid; a global entry matches any pcid. On a hit returns the
  * entry (the caller may update pfn/perms/dirty/user in place, never vpn/size/pcid/global/valid)
  * and marks it used for the replacement policy (FIFO: no change). NULL on a miss. Never
- * allocates. At most one entry can match (see tlb_array_insert). */
+ * allocates. At most one entry can match (see tlb_array_insert); a vpn >= 2^62 never does. */
 struct tlb_entry *tlb_array_lookup(struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
 /* Looks up without touching the replacement state (for tests and traces). */
 const struct tlb_entry *tlb_array_probe(const struct tlb_array *t, uint64_t vpn, enum tlb_size size, unsigned pcid);
-/* Inserts e (e->valid is forced true; e->size must be one of the array's sizes). An existing
- * entry that conflicts with e — same (vpn, size) and same pcid, or either of them global, i.e.
- * one lookup could hit both — is replaced in place and counts as a new insertion (if e is global
- * and several conflict, the others are dropped). Otherwise the lowest free way of the set is
- * used, else the policy's victim: then the victim is copied to *victim (if non-NULL) and true is
- * returned. So no two entries of an array ever match the same lookup. */
+/* Inserts e (e->valid is forced true; asserts that e->size is one of the array's sizes and that
+ * e->vpn < 2^62, which any va >> 12 is). An existing entry that conflicts with e — same (vpn,
+ * size) and same pcid, or either of them global, i.e. one lookup could hit both — is replaced in
+ * place and counts as a new insertion (if e is global and several conflict, the others are
+ * dropped). Otherwise the lowest free way of the set is used, else the policy's victim: then the
+ * victim is copied to *victim (if non-NULL) and true is returned. So no two entries of an array
+ * ever match the same lookup. */
 bool tlb_array_insert(struct tlb_array *t, const struct tlb_entry *e, struct tlb_entry *victim);
 
 /* Invalidation; each returns the number of valid entries dropped.
