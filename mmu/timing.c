@@ -34,20 +34,26 @@ struct pt_cache_level {
 	uint64_t *stamp;      /* LRU timestamps */
 };
 
-/* The last L1 hit of a level: while no other access, fill or invalidation has touched that
- * level since, the next access to the same 4 KiB page is a hit on the same entry, which is
- * already the most recently used of its set, so no policy (LRU, PLRU, FIFO, random) would
- * change state. The fast path then only counts. */
-struct l1_memo {
-	uint64_t page;           /* (va >> 12) + 1; 0 = empty */
-	unsigned pcid;
-	unsigned idx;            /* array index in the level */
-	struct tlb_entry *e;
+
+/* Per-set most-recently-used entry of an L1 level's 4 KiB array (the first array holding 4 KiB
+ * pages). While an entry is the last one touched in its set, a repeated hit on it changes no
+ * replacement state under any policy (LRU re-stamps the newest entry, tree-PLRU re-points the
+ * same path, FIFO and random ignore hits), so the hit can be counted without a lookup. Any
+ * insert or invalidation in the level clears the table. */
+struct l1_mru {
+	struct tlb_array *a;      /* NULL: the level has no 4 KiB array */
+	unsigned idx;             /* its index in the level */
+	unsigned sets;
+	uint64_t mask;            /* sets - 1 when a power of two, else 0 */
+	uint64_t *page;           /* [sets]: (vpn + 1) << 12 | pcid, 0 = empty */
+	struct tlb_entry **e;     /* [sets] */
 };
 
 struct mmu_timing {
-	struct l1_memo memo[MMU_NLEVELS];
+	struct l1_mru mru[MMU_NLEVELS];
 	struct tlb_entry scratch;      /* the translation a walk just produced */
+	unsigned present[MMU_NLEVELS]; /* TLB_SIZE_BIT()s ever inserted into the level: a lookup
+	                                  need not probe a size class no entry can have */
 	struct paging_format fmt;
 	struct mmu_config cfg;
 	unsigned shift[TLB_NSIZES];
@@ -111,6 +117,25 @@ struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, const struct pag
 			t->arr[l][t->narr[l]++] = a;
 		}
 	}
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		for (unsigned i = 0; i < t->narr[l]; i++) {
+			if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(TLB_4K)))
+				continue;
+			struct l1_mru *m = &t->mru[l];
+			m->a = t->arr[l][i];
+			m->idx = i;
+			m->sets = tlb_array_sets(m->a);
+			m->mask = (m->sets & (m->sets - 1)) == 0 ? m->sets - 1 : 0;
+			m->page = calloc(m->sets, sizeof(uint64_t));
+			m->e = calloc(m->sets, sizeof(struct tlb_entry *));
+			if (!m->page || !m->e) {
+				snprintf(err, errlen, "out of memory");
+				mmu_timing_free(t);
+				return NULL;
+			}
+			break;
+		}
+	}
 	for (int p = 1; p < MMU_PWC_LEVELS; p++) {
 		if (!cfg->pwc[p].entries)
 			continue;
@@ -144,6 +169,10 @@ void mmu_timing_free(struct mmu_timing *t)
 			tlb_array_free(t->arr[l][i]);
 	for (int p = 0; p < MMU_PWC_LEVELS; p++)
 		tlb_array_free(t->pwc[p]);
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		free(t->mru[l].page);
+		free(t->mru[l].e);
+	}
 	for (int i = 0; i < 3; i++) {
 		free(t->ptc[i].tag);
 		free(t->ptc[i].stamp);
@@ -153,6 +182,38 @@ void mmu_timing_free(struct mmu_timing *t)
 
 const struct mmu_config *mmu_timing_config(const struct mmu_timing *t) { return &t->cfg; }
 const struct mmu_timing_stats *mmu_timing_stats(const struct mmu_timing *t) { return &t->st; }
+
+static inline uint64_t mru_key(uint64_t vpn, unsigned pcid)
+{
+	return ((vpn + 1) << 12) | (pcid & 0xfff);
+}
+
+static inline size_t mru_set(const struct l1_mru *m, uint64_t vpn)
+{
+	return m->mask ? (size_t)(vpn & m->mask) : m->sets == 1 ? 0 : (size_t)(vpn % m->sets);
+}
+
+static void mru_clear(struct mmu_timing *t, enum mmu_level_id l)
+{
+	if (t->mru[l].a)
+		memset(t->mru[l].page, 0, t->mru[l].sets * sizeof(uint64_t));
+}
+
+/* After a touch of set s of array a in level l (a hit or an insert of entry e). */
+static inline void mru_note(struct mmu_timing *t, enum mmu_level_id l, unsigned idx, const struct tlb_entry *e,
+			    struct tlb_entry *ptr, unsigned pcid)
+{
+	struct l1_mru *m = &t->mru[l];
+	if (!m->a || idx != m->idx)
+		return;
+	if (e->size == TLB_4K) {
+		size_t s = mru_set(m, e->vpn);
+		m->page[s] = ptr ? mru_key(e->vpn, pcid) : 0;
+		m->e[s] = ptr;
+	} else {
+		m->page[tlb_array_set_index(m->a, e->vpn)] = 0;
+	}
+}
 
 /* One page-table read through the cache model: returns its latency and fills the levels. */
 static unsigned ptc_read(struct mmu_timing *t, uint64_t pa)
@@ -206,8 +267,9 @@ static inline unsigned read_cost(struct mmu_timing *t, uint64_t pa)
 static struct tlb_entry *level_lookup(struct mmu_timing *t, enum mmu_level_id l, uint64_t va, unsigned pcid,
 				      unsigned *idx)
 {
+	unsigned present = t->present[l];
 	for (unsigned i = 0; i < t->narr[l]; i++) {
-		unsigned sizes = tlb_array_config_of(t->arr[l][i])->sizes;
+		unsigned sizes = tlb_array_config_of(t->arr[l][i])->sizes & present;
 		for (unsigned s = 0; s < TLB_NSIZES; s++) {
 			if (!(sizes & TLB_SIZE_BIT(s)))
 				continue;
@@ -224,7 +286,7 @@ static struct tlb_entry *level_lookup(struct mmu_timing *t, enum mmu_level_id l,
 /* Inserts e into the first array of level l that holds its page size; false if none does. */
 static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
 {
-	t->memo[l].page = 0;
+	t->present[l] |= TLB_SIZE_BIT(e->size);
 	for (unsigned i = 0; i < t->narr[l]; i++) {
 		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
 			continue;
@@ -232,6 +294,7 @@ static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct
 		if (tlb_array_insert(t->arr[l][i], e, &victim))
 			t->st.level[l].arrays[i].evictions++;
 		t->st.level[l].arrays[i].fills[e->size]++;
+		mru_note(t, l, i, e, NULL, e->pcid);   /* the set's order changed */
 		return true;
 	}
 	return false;
@@ -240,7 +303,7 @@ static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct
 /* The same, returning the inserted entry (for callers that update it). */
 static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
 {
-	t->memo[l].page = 0;
+	t->present[l] |= TLB_SIZE_BIT(e->size);
 	for (unsigned i = 0; i < t->narr[l]; i++) {
 		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
 			continue;
@@ -248,7 +311,9 @@ static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, c
 		if (tlb_array_insert(t->arr[l][i], e, &victim))
 			t->st.level[l].arrays[i].evictions++;
 		t->st.level[l].arrays[i].fills[e->size]++;
-		return tlb_array_lookup(t->arr[l][i], e->vpn, e->size, e->pcid);
+		struct tlb_entry *p = tlb_array_lookup(t->arr[l][i], e->vpn, e->size, e->pcid);
+		mru_note(t, l, i, e, p, e->pcid);
+		return p;
 	}
 	return NULL;
 }
@@ -367,13 +432,19 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 	unsigned pcid = mmu_pcid(regs);
 	/* i486-style unified L1: fetches look up the data TLB. */
 	enum mmu_level_id l1 = acc == MMU_FETCH && !t->cfg.l1_unified ? MMU_ITLB : MMU_DTLB;
-	struct l1_memo *m = &t->memo[l1];
-	if (m->page == (va >> 12) + 1 && m->pcid == pcid && ((m->e->perms >> acc) & 1) &&
-	    (acc != MMU_WRITE || m->e->dirty)) {
-		t->st.level[l1].accesses[acc]++;
-		t->st.level[l1].hits_by_size[m->e->size]++;
-		t->st.level[l1].arrays[m->idx].hits[m->e->size][acc]++;
-		return 0;
+	struct l1_mru *m = &t->mru[l1];
+	if (m->a) {
+		uint64_t vpn = va >> 12;
+		size_t set = mru_set(m, vpn);
+		if (m->page[set] == mru_key(vpn, pcid)) {
+			struct tlb_entry *me = m->e[set];
+			if (((me->perms >> acc) & 1) && (acc != MMU_WRITE || me->dirty)) {
+				t->st.level[l1].accesses[acc]++;
+				t->st.level[l1].hits_by_size[TLB_4K]++;
+				t->st.level[l1].arrays[m->idx].hits[TLB_4K][acc]++;
+				return 0;
+			}
+		}
 	}
 	bool use_stlb = t->narr[MMU_STLB] && !(acc == MMU_FETCH && t->cfg.stlb_data_only);
 	uint64_t cycles = 0;
@@ -382,18 +453,14 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 	struct tlb_entry *e = level_lookup(t, l1, va, pcid, &idx);
 	if (e && !perms_allow(e, acc)) {
 		tlb_array_drop(t->arr[l1][idx], e->vpn, e->size, pcid);
-		m->page = 0;
+		mru_clear(t, l1);
 		e = NULL;
 	}
 	if (e) {
 		t->st.level[l1].hits_by_size[e->size]++;
 		t->st.level[l1].arrays[idx].hits[e->size][acc]++;
-		m->page = (va >> 12) + 1;
-		m->pcid = pcid;
-		m->idx = idx;
-		m->e = e;
+		mru_note(t, l1, idx, e, e, pcid);
 	} else {
-		m->page = 0;
 		t->st.level[l1].misses[acc]++;
 		if (use_stlb) {
 			t->st.level[MMU_STLB].accesses[acc]++;
@@ -451,7 +518,8 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fault)
 {
 	unsigned n = 0;
-	memset(t->memo, 0, sizeof(t->memo));
+	for (int l = 0; l < MMU_NLEVELS; l++)
+		mru_clear(t, l);
 	for (int l = 0; l < MMU_NLEVELS; l++)
 		for (unsigned i = 0; i < t->narr[l]; i++)
 			n += tlb_array_invlpg(t->arr[l][i], va, pcid);
@@ -476,7 +544,8 @@ void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fa
 void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned pcid)
 {
 	unsigned n = 0;
-	memset(t->memo, 0, sizeof(t->memo));
+	for (int l = 0; l < MMU_NLEVELS; l++)
+		mru_clear(t, l);
 	for (int l = 0; l < MMU_NLEVELS; l++) {
 		for (unsigned i = 0; i < t->narr[l]; i++) {
 			switch (kind) {
@@ -532,12 +601,14 @@ uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, con
 		uint64_t page_end = (a & ~0xfffULL) + 0x1000;
 		uint64_t stop = end < page_end ? end : page_end;
 		uint64_t rest = (stop > a + fb) ? (stop - (a + fb) + fb - 1) / fb : 0;
-		struct l1_memo *m = &t->memo[l1];
-		if (rest && m->page == (a >> 12) + 1 && ((m->e->perms >> MMU_FETCH) & 1)) {
-			/* The other fetch blocks of the page hit the entry just used (see l1_memo). */
+		struct l1_mru *m = &t->mru[l1];
+		size_t set = m->a ? mru_set(m, a >> 12) : 0;
+		if (rest && m->a && m->page[set] == mru_key(a >> 12, mmu_pcid(regs)) &&
+		    ((m->e[set]->perms >> MMU_FETCH) & 1)) {
+			/* The other fetch blocks of the page hit the entry just used (see l1_mru). */
 			t->st.level[l1].accesses[MMU_FETCH] += rest;
-			t->st.level[l1].hits_by_size[m->e->size] += rest;
-			t->st.level[l1].arrays[m->idx].hits[m->e->size][MMU_FETCH] += rest;
+			t->st.level[l1].hits_by_size[TLB_4K] += rest;
+			t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += rest;
 			a += fb * (rest + 1);
 		} else {
 			a += fb;

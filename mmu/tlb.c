@@ -719,3 +719,13 @@ const char *tlb_array_check(const struct tlb_array *t)
 		return reason("random generator state is 0");
 	return NULL;
 }
+
+unsigned tlb_array_sets(const struct tlb_array *t)
+{
+	return t->sets;
+}
+
+size_t tlb_array_set_index(const struct tlb_array *t, uint64_t vpn)
+{
+	return set_of(t, vpn);
+}

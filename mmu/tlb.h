@@ -107,6 +107,9 @@ unsigned tlb_array_drop(struct tlb_array *t, uint64_t vpn, enum tlb_size size, u
 void tlb_array_set_page_shift(struct tlb_array *t, enum tlb_size size, unsigned shift);
 
 unsigned tlb_array_valid_entries(const struct tlb_array *t);
+/* Number of sets, and the set a vpn maps to (for callers that keep per-set state). */
+unsigned tlb_array_sets(const struct tlb_array *t);
+size_t tlb_array_set_index(const struct tlb_array *t, uint64_t vpn);
 /* Self-check: replacement state consistent, no two entries of a set matching one lookup, every
  * entry in the set its vpn maps to, sizes allowed, valid-entry count right. NULL if consistent,
  * else a reason (a static per-thread buffer, valid until the next call). */
