@@ -181,7 +181,25 @@ void mmu_timing_free(struct mmu_timing *t)
 }
 
 const struct mmu_config *mmu_timing_config(const struct mmu_timing *t) { return &t->cfg; }
-const struct mmu_timing_stats *mmu_timing_stats(const struct mmu_timing *t) { return &t->st; }
+/* The hot paths count only per-array hits and per-level misses; accesses and hits by size are
+ * derived here: accesses = hits + misses, hits by size = the arrays' hits. */
+const struct mmu_timing_stats *mmu_timing_stats(struct mmu_timing *t)
+{
+	for (int l = 0; l < MMU_NLEVELS; l++) {
+		struct tlb_level_stats *ls = &t->st.level[l];
+		for (int a = 0; a < 3; a++)
+			ls->accesses[a] = ls->misses[a];
+		for (int s = 0; s < TLB_NSIZES; s++)
+			ls->hits_by_size[s] = 0;
+		for (unsigned i = 0; i < MMU_MAX_ARRAYS; i++)
+			for (int s = 0; s < TLB_NSIZES; s++)
+				for (int a = 0; a < 3; a++) {
+					ls->accesses[a] += ls->arrays[i].hits[s][a];
+					ls->hits_by_size[s] += ls->arrays[i].hits[s][a];
+				}
+	}
+	return &t->st;
+}
 
 static inline uint64_t mru_key(uint64_t vpn, unsigned pcid)
 {
@@ -439,8 +457,6 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 		if (m->page[set] == mru_key(vpn, pcid)) {
 			struct tlb_entry *me = m->e[set];
 			if (((me->perms >> acc) & 1) && (acc != MMU_WRITE || me->dirty)) {
-				t->st.level[l1].accesses[acc]++;
-				t->st.level[l1].hits_by_size[TLB_4K]++;
 				t->st.level[l1].arrays[m->idx].hits[TLB_4K][acc]++;
 				return 0;
 			}
@@ -449,7 +465,6 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 	bool use_stlb = t->narr[MMU_STLB] && !(acc == MMU_FETCH && t->cfg.stlb_data_only);
 	uint64_t cycles = 0;
 	unsigned idx = 0;
-	t->st.level[l1].accesses[acc]++;
 	struct tlb_entry *e = level_lookup(t, l1, va, pcid, &idx);
 	if (e && !perms_allow(e, acc)) {
 		tlb_array_drop(t->arr[l1][idx], e->vpn, e->size, pcid);
@@ -457,13 +472,11 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 		e = NULL;
 	}
 	if (e) {
-		t->st.level[l1].hits_by_size[e->size]++;
 		t->st.level[l1].arrays[idx].hits[e->size][acc]++;
 		mru_note(t, l1, idx, e, e, pcid);
 	} else {
 		t->st.level[l1].misses[acc]++;
 		if (use_stlb) {
-			t->st.level[MMU_STLB].accesses[acc]++;
 			unsigned sidx = 0;
 			struct tlb_entry *se = level_lookup(t, MMU_STLB, va, pcid, &sidx);
 			if (se && !perms_allow(se, acc)) {
@@ -474,7 +487,6 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 				unsigned lat = t->arr_latency[MMU_STLB][sidx];
 				cycles += lat;
 				t->st.stlb_cycles += lat;
-				t->st.level[MMU_STLB].hits_by_size[se->size]++;
 				t->st.level[l1].misses_by_size[se->size]++;
 				t->st.level[MMU_STLB].arrays[sidx].hits[se->size][acc]++;
 				struct tlb_entry copy = *se;
@@ -606,8 +618,6 @@ uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, con
 		if (rest && m->a && m->page[set] == mru_key(a >> 12, mmu_pcid(regs)) &&
 		    ((m->e[set]->perms >> MMU_FETCH) & 1)) {
 			/* The other fetch blocks of the page hit the entry just used (see l1_mru). */
-			t->st.level[l1].accesses[MMU_FETCH] += rest;
-			t->st.level[l1].hits_by_size[TLB_4K] += rest;
 			t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += rest;
 			a += fb * (rest + 1);
 		} else {

@@ -67,7 +67,8 @@ struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, const struct pag
 				  size_t errlen);
 void mmu_timing_free(struct mmu_timing *t);
 const struct mmu_config *mmu_timing_config(const struct mmu_timing *t);
-const struct mmu_timing_stats *mmu_timing_stats(const struct mmu_timing *t);
+/* The statistics, with the derived totals brought up to date. */
+const struct mmu_timing_stats *mmu_timing_stats(struct mmu_timing *t);
 
 /* Times one access to va of the given kind in user mode (or supervisor when !user), under the
  * address space given by regs. Returns translation cycles beyond an L1 TLB hit. */
