@@ -308,8 +308,7 @@ static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct
 	for (unsigned i = 0; i < t->narr[l]; i++) {
 		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
 			continue;
-		struct tlb_entry victim;
-		if (tlb_array_insert(t->arr[l][i], e, &victim))
+		if (tlb_array_insert(t->arr[l][i], e, NULL))
 			t->st.level[l].arrays[i].evictions++;
 		t->st.level[l].arrays[i].fills[e->size]++;
 		mru_note(t, l, i, e, NULL, e->pcid);   /* the set's order changed */
@@ -325,8 +324,7 @@ static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, c
 	for (unsigned i = 0; i < t->narr[l]; i++) {
 		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
 			continue;
-		struct tlb_entry victim;
-		if (tlb_array_insert(t->arr[l][i], e, &victim))
+		if (tlb_array_insert(t->arr[l][i], e, NULL))
 			t->st.level[l].arrays[i].evictions++;
 		t->st.level[l].arrays[i].fills[e->size]++;
 		struct tlb_entry *p = tlb_array_lookup(t->arr[l][i], e->vpn, e->size, e->pcid);
@@ -405,9 +403,9 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 	t->st.walks_by_size[sz]++;
 	t->st.walk_reads += reads;
 	t->st.walk_cycles += wc;
-	unsigned b = 0;
-	while (b + 1 < WALK_HIST_BUCKETS && (wc >> (b + 1)))
-		b++;
+	unsigned b = wc < 2 ? 0 : 63 - (unsigned)__builtin_clzll(wc);
+	if (b >= WALK_HIST_BUCKETS)
+		b = WALK_HIST_BUCKETS - 1;
 	t->st.walk_hist[b]++;
 	*cycles += wc;
 
