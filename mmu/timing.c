@@ -45,7 +45,8 @@ struct l1_mru {
 	unsigned idx;             /* its index in the level */
 	unsigned sets;
 	uint64_t mask;            /* sets - 1 when a power of two, else 0 */
-	uint64_t *page;           /* [sets]: (vpn + 1) << 12 | pcid, 0 = empty */
+	uint64_t *page;           /* [sets]: (vpn + 1) << 16 | pcid << 4 | dirty << 3 | perms
+	                             (MMU_PERM_*); 0 = empty. One load answers the fast path. */
 	struct tlb_entry **e;     /* [sets] */
 };
 
@@ -60,6 +61,7 @@ struct mmu_timing {
 	struct tlb_array *arr[MMU_NLEVELS][MMU_MAX_ARRAYS];
 	unsigned narr[MMU_NLEVELS];
 	unsigned arr_latency[MMU_NLEVELS][MMU_MAX_ARRAYS];
+	unsigned arr_sizes[MMU_NLEVELS][MMU_MAX_ARRAYS];   /* each array's TLB_SIZE_BIT mask */
 	struct tlb_array *pwc[MMU_PWC_LEVELS];
 	struct pt_cache_level ptc[3];
 	uint64_t ptc_clock;
@@ -114,6 +116,7 @@ struct mmu_timing *mmu_timing_new(const struct mmu_config *cfg, const struct pag
 			}
 			tlb_array_set_page_shift(a, TLB_2M, large_shift);   /* 4 MiB under 2-level paging */
 			t->arr_latency[l][t->narr[l]] = lv[l]->arrays[i].latency;
+			t->arr_sizes[l][t->narr[l]] = lv[l]->arrays[i].sizes;
 			t->arr[l][t->narr[l]++] = a;
 		}
 	}
@@ -201,9 +204,19 @@ const struct mmu_timing_stats *mmu_timing_stats(struct mmu_timing *t)
 	return &t->st;
 }
 
+#define MRU_FLAG_BITS 4
+#define MRU_DIRTY (1u << 3)
+
 static inline uint64_t mru_key(uint64_t vpn, unsigned pcid)
 {
-	return ((vpn + 1) << 12) | (pcid & 0xfff);
+	return ((vpn + 1) << 16) | ((uint64_t)(pcid & 0xfff) << MRU_FLAG_BITS);
+}
+
+/* True when the MRU word k is the page of key and allows the access. */
+static inline bool mru_hit(uint64_t k, uint64_t key, enum mmu_access acc)
+{
+	return (k & ~(uint64_t)((1u << MRU_FLAG_BITS) - 1)) == key && ((k >> acc) & 1) &&
+	       (acc != MMU_WRITE || (k & MRU_DIRTY));
 }
 
 static inline size_t mru_set(const struct l1_mru *m, uint64_t vpn)
@@ -226,7 +239,7 @@ static inline void mru_note(struct mmu_timing *t, enum mmu_level_id l, unsigned 
 		return;
 	if (e->size == TLB_4K) {
 		size_t s = mru_set(m, e->vpn);
-		m->page[s] = ptr ? mru_key(e->vpn, pcid) : 0;
+		m->page[s] = ptr ? mru_key(e->vpn, pcid) | (ptr->dirty ? MRU_DIRTY : 0) | (ptr->perms & 7u) : 0;
 		m->e[s] = ptr;
 	} else {
 		m->page[tlb_array_set_index(m->a, e->vpn)] = 0;
@@ -287,7 +300,7 @@ static struct tlb_entry *level_lookup(struct mmu_timing *t, enum mmu_level_id l,
 {
 	unsigned present = t->present[l];
 	for (unsigned i = 0; i < t->narr[l]; i++) {
-		unsigned sizes = tlb_array_config_of(t->arr[l][i])->sizes & present;
+		unsigned sizes = t->arr_sizes[l][i] & present;
 		for (unsigned s = 0; s < TLB_NSIZES; s++) {
 			if (!(sizes & TLB_SIZE_BIT(s)))
 				continue;
@@ -306,7 +319,7 @@ static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct
 {
 	t->present[l] |= TLB_SIZE_BIT(e->size);
 	for (unsigned i = 0; i < t->narr[l]; i++) {
-		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
+		if (!(t->arr_sizes[l][i] & TLB_SIZE_BIT(e->size)))
 			continue;
 		if (tlb_array_insert(t->arr[l][i], e, NULL))
 			t->st.level[l].arrays[i].evictions++;
@@ -322,7 +335,7 @@ static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, c
 {
 	t->present[l] |= TLB_SIZE_BIT(e->size);
 	for (unsigned i = 0; i < t->narr[l]; i++) {
-		if (!(tlb_array_config_of(t->arr[l][i])->sizes & TLB_SIZE_BIT(e->size)))
+		if (!(t->arr_sizes[l][i] & TLB_SIZE_BIT(e->size)))
 			continue;
 		if (tlb_array_insert(t->arr[l][i], e, NULL))
 			t->st.level[l].arrays[i].evictions++;
@@ -452,12 +465,9 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 	if (m->a) {
 		uint64_t vpn = va >> 12;
 		size_t set = mru_set(m, vpn);
-		if (m->page[set] == mru_key(vpn, pcid)) {
-			struct tlb_entry *me = m->e[set];
-			if (((me->perms >> acc) & 1) && (acc != MMU_WRITE || me->dirty)) {
-				t->st.level[l1].arrays[m->idx].hits[TLB_4K][acc]++;
-				return 0;
-			}
+		if (mru_hit(m->page[set], mru_key(vpn, pcid), acc)) {
+			t->st.level[l1].arrays[m->idx].hits[TLB_4K][acc]++;
+			return 0;
 		}
 	}
 	bool use_stlb = t->narr[MMU_STLB] && !(acc == MMU_FETCH && t->cfg.stlb_data_only);
@@ -602,25 +612,40 @@ uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, con
 {
 	uint64_t fb = fetch_bytes ? fetch_bytes : 16;
 	uint64_t end = addr + (size ? size : 1);
-	uint64_t a = addr & ~(fb - 1);
 	uint64_t cycles = 0;
+	unsigned pcid = mmu_pcid(regs);
 	enum mmu_level_id l1 = t->cfg.l1_unified ? MMU_DTLB : MMU_ITLB;
+	struct l1_mru *m = &t->mru[l1];
+	uint64_t a = addr & ~(fb - 1);
 	while (a < end) {
-		/* First fetch block of this page: a full access. */
-		cycles += mmu_timing_access(t, regs, pm, a < addr ? addr : a, MMU_FETCH, true);
+		/* The fetch blocks of [a, min(end, page end)) all translate through one page. */
 		uint64_t page_end = (a & ~0xfffULL) + 0x1000;
 		uint64_t stop = end < page_end ? end : page_end;
-		uint64_t rest = (stop > a + fb) ? (stop - (a + fb) + fb - 1) / fb : 0;
-		struct l1_mru *m = &t->mru[l1];
-		size_t set = m->a ? mru_set(m, a >> 12) : 0;
-		if (rest && m->a && m->page[set] == mru_key(a >> 12, mmu_pcid(regs)) &&
-		    ((m->e[set]->perms >> MMU_FETCH) & 1)) {
-			/* The other fetch blocks of the page hit the entry just used (see l1_mru). */
-			t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += rest;
-			a += fb * (rest + 1);
+		uint64_t blocks = (stop - a + fb - 1) / fb;
+		uint64_t vpn = a >> 12;
+		if (m->a && mru_hit(m->page[mru_set(m, vpn)], mru_key(vpn, pcid), MMU_FETCH)) {
+			/* Every block hits the entry that is already the newest of its set. */
+			t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += blocks;
 		} else {
-			a += fb;
+			cycles += mmu_timing_access(t, regs, pm, a < addr ? addr : a, MMU_FETCH, true);
+			uint64_t left = blocks - 1;
+			if (left && m->a && mru_hit(m->page[mru_set(m, vpn)], mru_key(vpn, pcid), MMU_FETCH))
+				t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += left;
+			else
+				for (uint64_t b = 1; b <= left; b++)
+					cycles += mmu_timing_access(t, regs, pm, a + b * fb, MMU_FETCH, true);
 		}
+		a = stop == end ? end : page_end;
 	}
 	return cycles;
+}
+
+unsigned mmu_timing_cr3_write(struct mmu_timing *t, uint64_t new_cr3, bool pcide)
+{
+	unsigned pcid = pcide ? (unsigned)(new_cr3 & CR3_PCID_MASK) : 0;
+	if (!pcide)
+		mmu_timing_flush(t, FLUSH_ALL, 0);
+	else if (!(new_cr3 & CR3_NOFLUSH))
+		mmu_timing_flush(t, FLUSH_PCID, pcid);
+	return pcid;
 }

@@ -90,6 +90,12 @@ uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, con
 void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fault);
 void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned pcid);
 
+/* MOV to CR3 (SDM §4.10.4.1): with CR4.PCIDE clear, all non-global TLB entries and all
+ * page-walk-cache entries go; with PCIDE set and bit 63 (CR3_NOFLUSH) clear, the non-global
+ * entries of the new PCID go; with NOFLUSH set nothing is invalidated. Global entries survive
+ * every CR3 write. Returns the PCID now current. */
+unsigned mmu_timing_cr3_write(struct mmu_timing *t, uint64_t new_cr3, bool pcide);
+
 /* Self-check of every array. NULL if consistent. */
 const char *mmu_timing_check(const struct mmu_timing *t);
 

@@ -227,3 +227,35 @@ Test(timing, a_fault_drops_only_the_walk_cache_entries_of_its_address)
 	mmu_timing_free(t);
 	ptb_fini(&b);
 }
+
+Test(timing, cr3_writes_flush_as_the_sdm_says_and_globals_survive)
+{
+	struct ptb b;
+	ptb_init_mode(&b, PAGING_4LEVEL);
+	b.cfg.cr4 |= CR4_PCIDE | CR4_PGE;
+	uint64_t user = 0x400000, kern = 0x7fff00000000ULL;
+	ptb_map(&b, user, ptb_alloc_frame(&b), 0, FLAGS_RW);
+	ptb_map(&b, kern, ptb_alloc_frame(&b), 0, FLAGS_RW | PTE_G);
+	b.cr3_low = 5;   /* PCID 5 */
+	ptb_load_ok(&b);
+	struct mmu_config c = small_cpu(false, 4);
+	struct mmu_timing *t = new_timing(&c, &b);
+	mmu_timing_access(t, &b.regs, &b.pm, user, MMU_READ, true);
+	mmu_timing_access(t, &b.regs, &b.pm, kern, MMU_READ, true);
+	/* NOFLUSH: nothing dropped. */
+	mmu_timing_cr3_write(t, b.regs.cr3 | CR3_NOFLUSH, true);
+	cr_assert_eq(mmu_timing_access(t, &b.regs, &b.pm, user, MMU_READ, true), 0);
+	/* Without NOFLUSH: PCID 5's non-global entry goes, the global one stays. */
+	mmu_timing_cr3_write(t, b.regs.cr3, true);
+	cr_assert_gt(mmu_timing_access(t, &b.regs, &b.pm, user, MMU_READ, true), 0);
+	cr_assert_eq(mmu_timing_access(t, &b.regs, &b.pm, kern, MMU_READ, true), 0, "global entry survives");
+	/* Another PCID flushed: ours untouched. */
+	mmu_timing_cr3_write(t, (b.regs.cr3 & ~CR3_PCID_MASK) | 7, true);
+	cr_assert_eq(mmu_timing_access(t, &b.regs, &b.pm, user, MMU_READ, true), 0);
+	/* PCIDE off: every non-global entry goes; globals survive. */
+	mmu_timing_cr3_write(t, b.regs.cr3, false);
+	cr_assert_eq(mmu_timing_access(t, &b.regs, &b.pm, kern, MMU_READ, true), 0);
+	cr_assert_gt(mmu_timing_access(t, &b.regs, &b.pm, user, MMU_READ, true), 0);
+	mmu_timing_free(t);
+	ptb_fini(&b);
+}
