@@ -244,7 +244,6 @@ void km_flush_tlb(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t 
 	uint64_t pages = end ? (end - start) >> PAGE_SHIFT : ~0ULL;
 	/* Linux flushes ranges up to tlb_single_page_flush_ceiling (33) page by page. */
 	km->cycles += pages <= 33 ? pages * km->cfg.costs.invlpg : km->cfg.costs.tlb_flush;
-	mm->regs_valid = mm->regs_valid;   /* registers unchanged: only translations went stale */
 	if (km->ops.flush_tlb)
 		km->ops.flush_tlb(km->ops.ctx, mm, start, end);
 }

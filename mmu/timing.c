@@ -314,8 +314,9 @@ static struct tlb_entry *level_lookup(struct mmu_timing *t, enum mmu_level_id l,
 	return NULL;
 }
 
-/* Inserts e into the first array of level l that holds its page size; false if none does. */
-static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
+/* Inserts e into the first array of level l that holds its page size. Returns that array's index,
+ * or -1 when no array of the level holds the size (the translation is then not cached there). */
+static int level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
 {
 	t->present[l] |= TLB_SIZE_BIT(e->size);
 	for (unsigned i = 0; i < t->narr[l]; i++) {
@@ -325,26 +326,20 @@ static bool level_insert(struct mmu_timing *t, enum mmu_level_id l, const struct
 			t->st.level[l].arrays[i].evictions++;
 		t->st.level[l].arrays[i].fills[e->size]++;
 		mru_note(t, l, i, e, NULL, e->pcid);   /* the set's order changed */
-		return true;
+		return (int)i;
 	}
-	return false;
+	return -1;
 }
 
-/* The same, returning the inserted entry (for callers that update it). */
+/* The same, returning the inserted entry (for callers that update it), now the newest of its set. */
 static struct tlb_entry *level_fill(struct mmu_timing *t, enum mmu_level_id l, const struct tlb_entry *e)
 {
-	t->present[l] |= TLB_SIZE_BIT(e->size);
-	for (unsigned i = 0; i < t->narr[l]; i++) {
-		if (!(t->arr_sizes[l][i] & TLB_SIZE_BIT(e->size)))
-			continue;
-		if (tlb_array_insert(t->arr[l][i], e, NULL))
-			t->st.level[l].arrays[i].evictions++;
-		t->st.level[l].arrays[i].fills[e->size]++;
-		struct tlb_entry *p = tlb_array_lookup(t->arr[l][i], e->vpn, e->size, e->pcid);
-		mru_note(t, l, i, e, p, e->pcid);
-		return p;
-	}
-	return NULL;
+	int i = level_insert(t, l, e);
+	if (i < 0)
+		return NULL;
+	struct tlb_entry *p = tlb_array_lookup(t->arr[l][i], e->vpn, e->size, e->pcid);
+	mru_note(t, l, (unsigned)i, e, p, e->pcid);
+	return p;
 }
 
 static enum tlb_size size_class(unsigned page_shift)
@@ -426,8 +421,6 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 			       .size = (uint8_t)sz, .perms = (uint8_t)r.perms, .global = r.global,
 			       .dirty = r.dirty, .user = r.user, .valid = true };
 	t->st.level[l1].misses_by_size[sz]++;
-	struct tlb_entry *se = NULL;
-	bool cached = false;
 	if (t->narr[MMU_STLB] && !(fetch && t->cfg.stlb_data_only)) {
 		t->st.level[MMU_STLB].misses_by_size[sz]++;
 		if (sz == TLB_1G && t->cfg.stlb_1g_as_2m) {
@@ -437,13 +430,12 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 			s2.size = TLB_2M;
 			s2.vpn = va >> t->shift[TLB_2M];
 			s2.pfn = (r.page_base + off) >> 12;
-			cached |= level_insert(t, MMU_STLB, &s2);
+			level_insert(t, MMU_STLB, &s2);
 		} else {
-			cached |= level_insert(t, MMU_STLB, &e);
+			level_insert(t, MMU_STLB, &e);
 		}
 	}
-	cached |= level_insert(t, l1, &e);
-	(void)se;
+	level_insert(t, l1, &e);
 	/* The caller only needs the translation's Dirty and permission state, which e holds (a write
 	 * walk has just set Dirty); a page size no array holds is simply not cached. */
 	t->scratch = e;
