@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include <capstone/capstone.h>
@@ -58,6 +59,47 @@ static void kill_guest(struct engine *e, int sig, int si_code, uint64_t addr, co
 }
 
 static uint64_t zero_window_slot(struct engine *e, uint64_t vpn);
+
+/* Whether the instruction at the guest's PC reads and writes one memory operand (add [m], r;
+ * inc; or; xchg; cmpxchg; ...). The CPU checks such an access for writing up front, so a fault
+ * on it carries W in the error code even though the read comes first; Unicorn performs the
+ * load and the store separately, and without this the model would see a read fault (zero
+ * page) and then a write fault (COW) where the hardware takes one write fault. */
+static bool rmw_at_pc(struct engine *e)
+{
+	struct guest *g = &e->g;
+	uint64_t pc = 0;
+	if (!e->cs_detail || uc_reg_read(g->uc, g->is64 ? UC_X86_REG_RIP : UC_X86_REG_EIP, &pc) != UC_ERR_OK)
+		return false;
+	if (!g->is64)
+		pc &= 0xffffffffULL;
+	uint8_t buf[16];
+	uint32_t done = 0;
+	while (done < sizeof(buf)) {
+		struct walk_req req = { .va = pc + done, .access = MMU_READ, .user = true };
+		struct walk_result r;
+		struct mmu_fault f;
+		if (!mmu_walk(&e->regs, &e->pm, &req, 0, &r, &f) || r.pa >= e->pm.size)
+			break;
+		uint32_t chunk = 4096 - (uint32_t)((pc + done) & 4095);
+		if (chunk > sizeof(buf) - done)
+			chunk = (uint32_t)sizeof(buf) - done;
+		memcpy(buf + done, e->pm.base + r.pa, chunk);
+		done += chunk;
+	}
+	cs_insn *insn = NULL;
+	bool rmw = false;
+	if (done && cs_disasm(e->cs_detail, buf, done, pc, 1, &insn) == 1) {
+		const cs_x86 *x = &insn->detail->x86;
+		for (unsigned i = 0; i < x->op_count; i++)
+			if (x->operands[i].type == X86_OP_MEM &&
+			    (x->operands[i].access & (CS_AC_READ | CS_AC_WRITE)) == (CS_AC_READ | CS_AC_WRITE))
+				rmw = true;
+	}
+	if (insn)
+		cs_free(insn, 1);
+	return rmw;
+}
 
 /* ---- the TLB-fill hook ------------------------------------------------------------------------ */
 
@@ -109,7 +151,12 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 			return false;
 		}
 		struct km_fault_info info;
-		enum km_fault_result res = km_handle_mm_fault(g->km, g->mm, va, f.error_code, &info);
+		uint32_t ec = f.error_code;
+		if (acc == MMU_READ && !implicit && !(ec & PF_ERR_P) && rmw_at_pc(e)) {
+			ec |= PF_ERR_W;
+			e->rmw_faults++;
+		}
+		enum km_fault_result res = km_handle_mm_fault(g->km, g->mm, va, ec, &info);
 		e->faults++;
 		/* A #PF invalidates the faulting address's TLB and paging-structure-cache entries. */
 		if (e->timing)
@@ -129,7 +176,12 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 			kill_guest(e, SIGBUS, info.si_code, va, NULL);
 			return false;
 		case KM_FAULT_OOM:
-			kill_guest(e, SIGKILL, 0, va, "Out of memory: the OOM killer killed the task");
+		{
+			char msg[256];
+			const char *slash = strrchr(g->exe_path, '/');
+			km_oom_message(g->km, g->mm, getpid(), slash ? slash + 1 : g->exe_path, msg, sizeof(msg));
+			kill_guest(e, SIGKILL, 0, va, msg);
+		}
 			return false;
 		}
 	}
@@ -252,6 +304,31 @@ static void flush_cb(void *ctx, struct mm_struct *mm, uint64_t start, uint64_t e
 		} else {
 			mmu_timing_flush(e->timing, FLUSH_ALL, 0);
 		}
+	}
+}
+
+/* The kernel touched its own mapping (a kmap slot): a supervisor access through the TLB model. */
+static void kernel_access_cb(void *ctx, uint64_t va, int kind)
+{
+	struct engine *e = ctx;
+	if (e->timing)
+		e->kernel_tlb_cycles += mmu_timing_access(e->timing, &e->regs, &e->pm, va,
+							  (enum mmu_access)kind, false);
+}
+
+/* The kernel flushed its own mappings (kunmap_local's INVLPG, the pkmap wrap flush). Guest code
+ * never uses these addresses, so Unicorn's TLB holds none of them. */
+static void flush_kernel_cb(void *ctx, uint64_t start, uint64_t end)
+{
+	struct engine *e = ctx;
+	if (!e->timing)
+		return;
+	if (end > start && (end - start) >> 12 <= 33) {
+		for (uint64_t va = start & ~0xfffULL; va < end; va += 4096)
+			mmu_timing_invlpg(e->timing, va, 0, false);
+	} else {
+		/* flush_tlb_kernel_range beyond the ceiling: flush_tlb_all, global entries too. */
+		mmu_timing_flush(e->timing, FLUSH_ALL_GLOBAL, 0);
 	}
 }
 
@@ -443,6 +520,77 @@ void engine_progress(struct engine *e, bool final)
 		}                                                                              \
 	} while (0)
 
+static void fan_lookup(void *ctx, const struct mmu_lookup_event *ev)
+{
+	struct engine *e = ctx;
+	for (unsigned i = 0; i < e->nobs; i++)
+		if (e->obs[i].lookup)
+			e->obs[i].lookup(e->obs[i].ctx, ev);
+}
+
+static void fan_walk(void *ctx, const struct mmu_walk_event *ev)
+{
+	struct engine *e = ctx;
+	for (unsigned i = 0; i < e->nobs; i++)
+		if (e->obs[i].walk)
+			e->obs[i].walk(e->obs[i].ctx, ev);
+}
+
+static void fan_inv(void *ctx, const struct mmu_inv_event *ev)
+{
+	struct engine *e = ctx;
+	for (unsigned i = 0; i < e->nobs; i++)
+		if (e->obs[i].inv)
+			e->obs[i].inv(e->obs[i].ctx, ev);
+}
+
+int engine_add_observer(struct engine *e, const struct mmu_observer *obs)
+{
+	if (!e->timing || e->nobs >= ENGINE_MAX_OBSERVERS)
+		return -1;
+	e->obs[e->nobs++] = *obs;
+	if (e->nobs == 1) {
+		mmu_timing_set_observer(e->timing, obs);
+	} else {
+		/* Each callback of the fan-out is installed only when some observer has it, so the
+		 * timing model still skips building events nobody reads. */
+		struct mmu_observer fan = { .ctx = e };
+		for (unsigned i = 0; i < e->nobs; i++) {
+			if (e->obs[i].lookup)
+				fan.lookup = fan_lookup;
+			if (e->obs[i].walk)
+				fan.walk = fan_walk;
+			if (e->obs[i].inv)
+				fan.inv = fan_inv;
+		}
+		mmu_timing_set_observer(e->timing, &fan);
+	}
+	return 0;
+}
+
+static void km_event_cb(void *ctx, const struct km_event *ev)
+{
+	struct engine *e = ctx;
+	for (unsigned i = 0; i < e->nkml; i++)
+		e->kml[i].fn(e->kml[i].ctx, ev);
+}
+
+int engine_add_km_listener(struct engine *e, void (*fn)(void *ctx, const struct km_event *ev),
+			   void *ctx)
+{
+	if (e->nkml >= ENGINE_MAX_OBSERVERS)
+		return -1;
+	e->kml[e->nkml].fn = fn;
+	e->kml[e->nkml].ctx = ctx;
+	e->nkml++;
+	if (e->nkml == 1) {
+		struct km_ops ops = { .flush_tlb = flush_cb, .kernel_access = kernel_access_cb,
+				       .flush_kernel = flush_kernel_cb, .event = km_event_cb, .ctx = e };
+		km_set_ops(e->g.km, &ops);
+	}
+	return 0;
+}
+
 int engine_init(struct engine *e, const struct engine_options *opts, char *err, size_t errlen)
 {
 	struct guest *g = &e->g;
@@ -460,7 +608,8 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 	e->pm.size = km_phys_size(g->km);
 	UC_CHECK(uc_mem_map_ptr(g->uc, 0, e->pm.size, UC_PROT_ALL, e->pm.base), "mapping modelled RAM");
 	km_mm_regs(g->km, g->mm, &e->regs);
-	struct km_ops ops = { .flush_tlb = flush_cb, .ctx = e };
+	struct km_ops ops = { .flush_tlb = flush_cb, .kernel_access = kernel_access_cb,
+			       .flush_kernel = flush_kernel_cb, .ctx = e };
 	km_set_ops(g->km, &ops);
 
 	uc_hook h;
@@ -498,6 +647,12 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 	if (opts->empty_hooks)
 		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)hook_mem_empty, e, 1, 0),
 			 "memory hook");
+	/* A second Capstone handle with operand details, used only on read faults (rmw_at_pc). */
+	if (cs_open(CS_ARCH_X86, g->is64 ? CS_MODE_64 : CS_MODE_32, &e->cs_detail) != CS_ERR_OK ||
+	    cs_option(e->cs_detail, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK) {
+		snprintf(err, errlen, "Capstone cs_open failed");
+		return -1;
+	}
 	if (opts->count_insns) {
 		if (cs_open(CS_ARCH_X86, g->is64 ? CS_MODE_64 : CS_MODE_32, &e->cs) != CS_ERR_OK) {
 			snprintf(err, errlen, "Capstone cs_open failed");
@@ -600,6 +755,8 @@ void engine_close(struct engine *e)
 	e->g.uc = NULL;
 	if (e->cs)
 		cs_close(&e->cs);
+	if (e->cs_detail)
+		cs_close(&e->cs_detail);
 	free(e->bc);
 	e->bc = NULL;
 	mmu_timing_free(e->timing);

@@ -10,6 +10,10 @@
 #include "guest.h"
 #include "walk.h"
 #include "timing.h"
+#include "mmu_event.h"
+#include "kmodel.h"
+
+#define ENGINE_MAX_OBSERVERS 4
 
 /* The zero window: 16 GiB of read-only physical address space, one slot per zero-page mapping. */
 #define ZERO_WINDOW_BYTES (16ULL << 30)
@@ -36,9 +40,12 @@ struct engine {
 	struct mmu_regs regs;
 	struct mmu_phys pm;
 	csh cs;
+	csh cs_detail;               /* with operand details: read faults of RMW instructions */
 	struct block_entry *bc;
 	size_t bc_cap, bc_used;
 	uint64_t insns, blocks, fills, faults, tlb_flushes;
+	uint64_t kernel_tlb_cycles;
+	uint64_t rmw_faults;          /* read faults raised as write faults (RMW instruction) */   /* translation cycles of the kernel's own kmap accesses */
 	bool stopped_at_limit;
 	uint64_t hole_pa, hole_va;   /* physical hole used to learn the exact fault address */
 	/* Timing model (NULL in functional mode). */
@@ -55,6 +62,12 @@ struct engine {
 	size_t zw_cap, zw_used;
 	uint64_t zw_next, zero_aliases;
 	double start_time, end_time, last_progress;
+	/* Observers of the MMU's events (trace writer, miss-rate curves...): engine_add_observer. */
+	struct mmu_observer obs[ENGINE_MAX_OBSERVERS];
+	unsigned nobs;
+	/* Listeners of the kernel model's events (km_event): engine_add_km_listener. */
+	struct { void (*fn)(void *ctx, const struct km_event *ev); void *ctx; } kml[ENGINE_MAX_OBSERVERS];
+	unsigned nkml;
 };
 
 /* Opens Unicorn for g->is64, maps modelled RAM, installs the hooks and (i386) the GDT. g->km
@@ -64,6 +77,14 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
  * 0 when the guest ended (see g.exited / g.fatal_signal), -1 on an emulator error (message). */
 int engine_run(struct engine *e, uint64_t entry, uint64_t sp, char *err, size_t errlen);
 void engine_close(struct engine *e);
+/* Adds an observer of the timing model's lookups, walks and invalidations (timing mode only;
+ * call after engine_init). With one observer the timing model calls it directly; with more,
+ * through a fan-out. -1 when ENGINE_MAX_OBSERVERS are already installed or there is no timing
+ * model. */
+int engine_add_observer(struct engine *e, const struct mmu_observer *obs);
+/* Adds a listener of the kernel model's events (buddy, slab, kmap). -1 when full. */
+int engine_add_km_listener(struct engine *e, void (*fn)(void *ctx, const struct km_event *ev),
+			   void *ctx);
 /* The exit status a shell would see: the exit code, or 128 + the fatal signal. */
 int engine_exit_status(const struct engine *e);
 void engine_progress(struct engine *e, bool final);

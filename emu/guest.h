@@ -56,7 +56,7 @@ struct guest {
 	int fatal_signal;               /* 0, or SIGSEGV/SIGBUS/SIGKILL... that killed it */
 	int fatal_si_code;
 	uint64_t fatal_addr, fatal_pc;
-	char fatal_reason[160];         /* e.g. "Out of memory: Killed process" */
+	char fatal_reason[256];         /* e.g. "Out of memory: Killed process" */
 
 	/* Statistics for the report. */
 	uint64_t syscall_count[GUEST_MAX_SYSCALL];

@@ -51,6 +51,16 @@ static void usage(FILE *out)
 "                        anonymous private mappings of at least one huge page are aligned and\n"
 "                        backed by huge pages (hugetlb-style; docs/kernel-model.md)\n"
 "  --hugepages-1g-pool N 1 GiB pages reserved at boot for --hugepages 1g (default 1)\n"
+"  --no-zero-page        anonymous read faults allocate a zeroed page instead of mapping the\n"
+"                        shared zero page (as kernels with mm_forbids_zeropage do)\n"
+"  --highpte             i386: PTE pages may come from HighMem and are kmapped while the\n"
+"                        kernel edits them (CONFIG_HIGHPTE)\n"
+"  --self-check          check the kernel model's and TLB model's invariants when the guest ends\n"
+"                        (an emulator error, exit status 1, if one is broken)\n"
+"  --kcost NAME=CYCLES   set one kernel cost (repeatable); names: exception, fault_base,\n"
+"                        zero_page, copy_page, page_alloc, page_split, pgtable_alloc,\n"
+"                        file_read_page, invlpg, tlb_flush, kmap, fault_around_page,\n"
+"                        slab_fast, slab_slow (defaults: docs/kernel-model.md)\n"
 "\n"
 "Timing model:\n"
 "  --model MODEL         timing (default): every access goes through the modelled TLBs, page-walk\n"
@@ -172,7 +182,7 @@ static const char *paging_name(enum paging_mode m)
 enum {
 	OPT_PAGING = 256, OPT_MEM, OPT_LOWMEM, OPT_MOVABLECORE, OPT_STACK_LIMIT, OPT_NO_ICOUNT,
 	OPT_MAX_INSNS, OPT_PROGRESS, OPT_REPORT, OPT_REPORT_FORMAT, OPT_NO_REPORT,
-	OPT_MODEL, OPT_CPU, OPT_CPU_FILE, OPT_SET, OPT_HUGEPAGES, OPT_HUGEPAGES_POOL,
+	OPT_MODEL, OPT_CPU, OPT_CPU_FILE, OPT_SET, OPT_HUGEPAGES, OPT_HUGEPAGES_POOL, OPT_HIGHPTE, OPT_KCOST, OPT_SELF_CHECK, OPT_NO_ZERO_PAGE,
 };
 
 #define MAX_OVERRIDES 64
@@ -237,6 +247,10 @@ static int cmd_run(int argc, char **argv)
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "hugepages", required_argument, NULL, OPT_HUGEPAGES },
 		{ "hugepages-1g-pool", required_argument, NULL, OPT_HUGEPAGES_POOL },
+		{ "highpte", no_argument, NULL, OPT_HIGHPTE },
+		{ "kcost", required_argument, NULL, OPT_KCOST },
+		{ "self-check", no_argument, NULL, OPT_SELF_CHECK },
+		{ "no-zero-page", no_argument, NULL, OPT_NO_ZERO_PAGE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -250,6 +264,9 @@ static int cmd_run(int argc, char **argv)
 	enum km_hugepages huge = KM_HUGE_NONE;
 	uint64_t huge_pool = 0;
 	bool have_pool = false;
+	bool highpte = false, self_check = false, no_zero_page = false;
+	const char *kcosts[MAX_OVERRIDES];
+	unsigned nkcosts = 0;
 	const char *cpu_name = NULL;
 	const char *overrides[MAX_OVERRIDES];
 	unsigned noverrides = 0;
@@ -324,6 +341,14 @@ static int cmd_run(int argc, char **argv)
 			if (!parse_u64(optarg, &huge_pool) || huge_pool == 0 || huge_pool > 1024)
 				die_usage("--hugepages-1g-pool: invalid count '%s' (1..1024)", optarg);
 			have_pool = true;
+			break;
+		case OPT_HIGHPTE: highpte = true; break;
+		case OPT_SELF_CHECK: self_check = true; break;
+		case OPT_NO_ZERO_PAGE: no_zero_page = true; break;
+		case OPT_KCOST:
+			if (nkcosts == MAX_OVERRIDES)
+				die_usage("%s", "--kcost: too many costs");
+			kcosts[nkcosts++] = optarg;
 			break;
 		case OPT_CPU_FILE:
 			if (!config_load_file(&cpu_registry, optarg, cerr, sizeof(cerr))) {
@@ -416,6 +441,20 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (stack_limit)
 		kc.rlimit_stack = stack_limit;
+	if (highpte && img.is64) {
+		fprintf(stderr, "%s: --highpte is for i386 programs (x86-64 has no HighMem)\n", prog_name);
+		elf_file_close(&ef);
+		return 2;
+	}
+	kc.highpte = highpte;
+	kc.no_zero_page = no_zero_page;
+	for (unsigned i = 0; i < nkcosts; i++) {
+		if (!km_cost_set(&kc.costs, kcosts[i], cerr, sizeof(cerr))) {
+			fprintf(stderr, "%s: --kcost: %s\n", prog_name, cerr);
+			elf_file_close(&ef);
+			return 2;
+		}
+	}
 
 	FILE *rout = NULL;
 	if (!no_report) {
@@ -471,12 +510,23 @@ static int cmd_run(int argc, char **argv)
 	} else {
 		status = engine_exit_status(&e);
 	}
+	if (self_check) {
+		/* The model's own invariants after the run (buddy lists, page tables and reference
+		 * counts, VMAs, TLB arrays): a violation is an emulator error. */
+		const char *why = km_check(km, g->mm);
+		if (!why && e.timing)
+			why = mmu_timing_check(e.timing);
+		if (why) {
+			fprintf(stderr, "%s: self-check failed after the run: %s\n", prog_name, why);
+			status = 1;
+		}
+	}
 	fflush(stdout);
 	if (g->fatal_signal == SIGSEGV || g->fatal_signal == SIGBUS) {
 		fprintf(stderr, "%s: killed by %s at %#llx (pc %#llx)\n", path, g->fatal_signal == SIGSEGV ? "SIGSEGV" : "SIGBUS",
 			(unsigned long long)g->fatal_addr, (unsigned long long)g->fatal_pc);
 	} else if (g->fatal_signal == SIGKILL) {
-		fprintf(stderr, "%s: %s (pid %d)\n", path, g->fatal_reason, getpid());
+		fprintf(stderr, "%s: %s\n", path, g->fatal_reason);
 	} else if (g->fatal_signal) {
 		fprintf(stderr, "%s: killed by signal %d (%s) at pc %#llx\n", path, g->fatal_signal,
 			g->fatal_reason[0] ? g->fatal_reason : "fatal", (unsigned long long)g->fatal_pc);

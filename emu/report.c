@@ -9,6 +9,20 @@
 
 #include "report.h"
 
+/* Pages handed out by the buddy allocator from a zone (Linux's pgalloc_<zone> vmstat). */
+static uint64_t zone_pages_allocated(const struct zone *zn)
+{
+	uint64_t n = 0;
+	for (unsigned o = 0; o < NR_PAGE_ORDERS; o++)
+		n += (uint64_t)zn->stats.alloc[o] << o;
+	return n;
+}
+
+static void add_cost(void *ctx, const char *name, uint64_t v)
+{
+	json_object_object_add((json_object *)ctx, name, json_object_new_uint64(v));
+}
+
 #define REPORT_SCHEMA_VERSION 1
 
 static const char *level_names[5] = { "pte", "pmd", "pud", "p4d", "pgd" };
@@ -264,6 +278,17 @@ static int write_text(FILE *out, const struct engine *e, const struct run_info *
 	for (int l = f->levels - 1; l >= 0; l--)
 		fprintf(out, " %s %llu", level_name(f, l), (unsigned long long)st->pgtable_pages[l]);
 	fprintf(out, "\n");
+	struct pglist_data *pgdat = km_pgdat(km);
+	fprintf(out, "zones         ");
+	for (int z = 0; z < MAX_NR_ZONES; z++) {
+		const struct zone *zn = &pgdat->node_zones[z];
+		if (!populated_zone(zn))
+			continue;
+		fprintf(out, " %s %llu MiB (allocated %llu pages, free %lu)", zn->name,
+			(unsigned long long)(zn->present_pages >> 8), (unsigned long long)zone_pages_allocated(zn),
+			zone_page_state(zn, NR_FREE_PAGES));
+	}
+	fprintf(out, "\n");
 	fprintf(out, "kernel cycles  %llu (exceptions and memory-manager work)\n",
 		(unsigned long long)km_cycles(km));
 	if (e->timing)
@@ -338,6 +363,7 @@ static int write_json(FILE *out, const struct engine *e, const struct run_info *
 	json_object_object_add(run, "wall_seconds", json_object_new_double(w));
 	json_object_object_add(run, "mips", json_object_new_double(w > 0 ? e->insns / w / 1e6 : 0.0));
 	json_object_object_add(run, "tlb_fills", json_object_new_uint64(e->fills));
+	json_object_object_add(run, "rmw_read_faults", json_object_new_uint64(e->rmw_faults));
 	json_object_object_add(run, "kernel_cycles", json_object_new_uint64(km_cycles(km)));
 	json_object_object_add(root, "run", run);
 
@@ -362,7 +388,26 @@ static int write_json(FILE *out, const struct engine *e, const struct run_info *
 	}
 	json_object_object_add(mem, "pgtable_pages_peak", ptp);
 	json_object_object_add(mem, "pgtable_pages_at_exit", ptl);
+	json_object *zones = json_object_new_array();
+	struct pglist_data *pgdat = km_pgdat(km);
+	for (int z = 0; z < MAX_NR_ZONES; z++) {
+		const struct zone *zn = &pgdat->node_zones[z];
+		if (!zone_configured(pgdat, (enum zone_type)z))
+			continue;
+		json_object *zo = json_object_new_object();
+		json_object_object_add(zo, "name", json_object_new_string(zn->name));
+		json_object_object_add(zo, "start_pfn", json_object_new_uint64(zn->zone_start_pfn));
+		json_object_object_add(zo, "present_pages", json_object_new_uint64(zn->present_pages));
+		json_object_object_add(zo, "managed_pages", json_object_new_uint64(zn->managed_pages));
+		json_object_object_add(zo, "free_pages", json_object_new_uint64(zone_page_state(zn, NR_FREE_PAGES)));
+		json_object_object_add(zo, "allocated_pages", json_object_new_uint64(zone_pages_allocated(zn)));
+		json_object_array_add(zones, zo);
+	}
+	json_object_object_add(mem, "zones", zones);
 	json_object_object_add(root, "memory", mem);
+	json_object *costs = json_object_new_object();
+	km_costs_foreach(&km_get_config(km)->costs, add_cost, costs);
+	json_object_object_add(root, "kernel_costs", costs);
 
 	json_object *sc = json_object_new_object();
 	json_object_object_add(sc, "total", json_object_new_uint64(g->syscalls_total));

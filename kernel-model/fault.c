@@ -47,13 +47,13 @@ static bool expand_stack(struct km *km, struct mm_struct *mm, struct vm_area_str
 		return false;
 	if (vma->vm_end - new_start > km->cfg.rlimit_stack)
 		return false;
-	size_t idx = vma_index(mm, vma->vm_start);
-	if (idx > 0) {
-		struct vm_area_struct *prev = mm->vmas[idx - 1];
+	struct vm_area_struct *prev = vma_prev(mm, vma);
+	if (prev) {
 		if (prev->vm_end + STACK_GUARD_GAP > new_start && (prev->vm_flags & VM_ACCESS_FLAGS))
 			return false;
 	}
-	vma->vm_start = new_start;
+	if (!vma_set_range(mm, vma, new_start, vma->vm_end))   /* the tree store (vma_iter_store) */
+		return false;
 	km->stats.stack_expansions++;
 	return true;
 }
@@ -96,12 +96,14 @@ static enum km_fault_result do_anonymous_page(struct km *km, struct mm_struct *m
 					      struct vm_area_struct *vma, void *slot, bool write,
 					      enum km_fault_kind *kind)
 {
-	if (!write && !(vma->vm_flags & VM_SHARED)) {
+	if (!write && !(vma->vm_flags & VM_SHARED) && !km->cfg.no_zero_page) {
 		/* The zero page: special, read-only whatever the VMA allows. */
 		pte_write(km, slot, km_mk_pte(km, km->zero_pfn, (vma->vm_page_prot & ~PTE_RW) | PTE_A | PTE_SPECIAL));
 		*kind = KM_FK_ANON_ZERO;
 		return KM_FAULT_OK;
 	}
+	if (!km_anon_vma_prepare(km, mm, vma))   /* vmf_anon_prepare */
+		return KM_FAULT_OOM;
 	struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
 	if (!page)
 		return KM_FAULT_OOM;
@@ -110,9 +112,78 @@ static enum km_fault_result do_anonymous_page(struct km *km, struct mm_struct *m
 	page->_mapcount = 1;
 	mm->rss_anon++;
 	bool writable = (vma->vm_flags & VM_WRITE) != 0;
-	set_pte_new(km, slot, pfn, vma->vm_page_prot, writable && (write || (vma->vm_flags & VM_SHARED)));
+	/* do_anonymous_page maps the new page writable and dirty whenever the VMA is writable; a
+	 * read fault reaches here only for shared memory or without the zero page. */
+	set_pte_new(km, slot, pfn, vma->vm_page_prot, writable);
 	*kind = KM_FK_ANON_NEW;
 	return KM_FAULT_OK;
+}
+
+/* Maps page-cache page cache_pfn read-only at a PTE of a file VMA (do_read_fault's
+ * finish_fault, filemap_map_pages' set_pte_range). */
+static void map_file_page(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma, void *slot,
+			  uint64_t cache_pfn)
+{
+	struct page *cp = km_pfn_page(km, cache_pfn);
+	cp->_refcount++;
+	cp->_mapcount++;
+	mm->rss_file++;
+	set_pte_new(km, slot, cache_pfn, vma->vm_page_prot & ~PTE_RW, false);
+}
+
+/* do_fault_around (mm/memory.c) with filemap_map_pages (mm/filemap.c): a read fault on a file
+ * VMA first maps the page-cache pages of a fault_around_pages (16) window around the address:
+ * the window is aligned to 16 PTEs, clamped to the VMA, to the page table that holds the PTE
+ * and to the end of the file; PTEs already set are left alone. Prefaulted PTEs are young on
+ * x86 (arch_wants_old_prefaulted_pte is false), so they carry Accessed like the faulting one.
+ *
+ * Linux maps only pages already uptodate in the page cache. The model assumes a warm page
+ * cache, as when the same binary has just run natively (how fault counts are compared): every
+ * page of the file is treated as cached, and a page the model has not read yet is read from
+ * the host file without counting a major fault. Returns false when memory ran out before the
+ * faulting page itself was mapped. */
+#define FAULT_AROUND_PAGES 16u
+
+static bool do_fault_around(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
+			    void *fault_slot)
+{
+	unsigned ptrs = 1u << (km->fmt.shift[1] - km->fmt.shift[0]);   /* PTRS_PER_PTE */
+	uint64_t pte_off = (addr >> PAGE_SHIFT) & (ptrs - 1);
+	uint64_t vma_off = (addr - vma->vm_start) >> PAGE_SHIFT;
+	uint64_t vma_pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+	uint64_t from = pte_off & ~(uint64_t)(FAULT_AROUND_PAGES - 1);
+	uint64_t lo = pte_off - (pte_off < vma_off ? pte_off : vma_off);
+	if (from < lo)
+		from = lo;
+	uint64_t to = from + FAULT_AROUND_PAGES;
+	if (to > ptrs)
+		to = ptrs;
+	if (to > pte_off + vma_pages - vma_off)
+		to = pte_off + vma_pages - vma_off;
+	uint64_t file_pages = (vma->vm_file->size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	uint64_t index0 = vma->vm_pgoff + vma_off - pte_off;   /* file index of PTE 0 of the table */
+	uint8_t *table = (uint8_t *)fault_slot - pte_off * km->fmt.entry_size;
+	bool mapped_fault_page = false;
+	for (uint64_t i = from; i < to; i++) {
+		uint64_t index = index0 + i;
+		if (index >= file_pages)
+			break;
+		uint8_t *slot = table + i * km->fmt.entry_size;
+		if (pte_read(km, slot) != 0)
+			continue;
+		uint64_t cache_pfn;
+		bool major;
+		if (!km_filemap_get(km, vma->vm_file, index, &cache_pfn, &major))
+			break;   /* out of memory: map what we have */
+		map_file_page(km, mm, vma, slot, cache_pfn);
+		if (i == pte_off)
+			mapped_fault_page = true;
+		else {
+			km->stats.fault_around_pages++;
+			km->cycles += km->cfg.costs.fault_around_page;
+		}
+	}
+	return mapped_fault_page;
 }
 
 static enum km_fault_result do_file_fault(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma,
@@ -122,19 +193,24 @@ static enum km_fault_result do_file_fault(struct km *km, struct mm_struct *mm, s
 	/* Beyond the end of the file is SIGBUS (filemap_fault). */
 	if (index >= (vma->vm_file->size + PAGE_SIZE - 1) >> PAGE_SHIFT)
 		return KM_FAULT_SIGBUS;
+	if (!write && do_fault_around(km, mm, vma, addr, slot)) {
+		*kind = KM_FK_FILE_READ;
+		return KM_FAULT_OK;
+	}
 	uint64_t cache_pfn;
 	bool major;
 	if (!km_filemap_get(km, vma->vm_file, index, &cache_pfn, &major))
 		return KM_FAULT_OOM;
-	if (major)
-		km->stats.pgmajfault++;
 	if (write && !(vma->vm_flags & VM_SHARED)) {
 		/* do_cow_fault: a private anonymous copy of the page-cache page. */
+		if (!km_anon_vma_prepare(km, mm, vma))
+			return KM_FAULT_OOM;
 		struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE);
 		if (!page)
 			return KM_FAULT_OOM;
 		uint64_t pfn = km_page_pfn(km, page);
 		memcpy(km_pfn_ptr(km, pfn), km_pfn_ptr(km, cache_pfn), PAGE_SIZE);
+		km_copy_highpage(km, pfn, cache_pfn);   /* the kmap_local slots a HighMem copy takes */
 		km->stats.pages_copied++;
 		km->cycles += km->cfg.costs.copy_page;
 		page->flags |= PG_KM_ANON;
@@ -145,11 +221,7 @@ static enum km_fault_result do_file_fault(struct km *km, struct mm_struct *mm, s
 		return KM_FAULT_OK;
 	}
 	/* do_read_fault: map the page-cache page itself, read-only for a private mapping. */
-	struct page *cp = km_pfn_page(km, cache_pfn);
-	cp->_refcount++;
-	cp->_mapcount++;
-	mm->rss_file++;
-	set_pte_new(km, slot, cache_pfn, vma->vm_page_prot & ~PTE_RW, false);
+	map_file_page(km, mm, vma, slot, cache_pfn);
 	*kind = KM_FK_FILE_READ;
 	return KM_FAULT_OK;
 }
@@ -167,12 +239,15 @@ static enum km_fault_result do_wp_page(struct km *km, struct mm_struct *mm, stru
 		return KM_FAULT_OK;
 	}
 	/* wp_page_copy. */
+	if (!km_anon_vma_prepare(km, mm, vma))
+		return KM_FAULT_OOM;
 	struct page *page = km_alloc_page(km, GFP_HIGHUSER_MOVABLE | (old ? 0 : __GFP_ZERO));
 	if (!page)
 		return KM_FAULT_OOM;
 	uint64_t pfn = km_page_pfn(km, page);
 	if (old) {
 		memcpy(km_pfn_ptr(km, pfn), km_pfn_ptr(km, old_pfn), PAGE_SIZE);
+		km_copy_highpage(km, pfn, old_pfn);
 		km->stats.pages_copied++;
 		km->cycles += km->cfg.costs.copy_page;
 		*kind = KM_FK_COW_COPY;
@@ -305,6 +380,7 @@ enum km_fault_result km_handle_mm_fault(struct km *km, struct mm_struct *mm, uin
 	uint8_t *slot = km_pte_slot(km, mm, addr, true, &oom);
 	if (!slot)
 		return finish(km, info, KM_FK_OOM, KM_FAULT_OOM, start);
+	km_touch_pte_page(km, mm, slot, true);   /* pte_offset_map_lock under HIGHPTE */
 	uint64_t pte = pte_read(km, slot);
 	if (pte == 0 && (vma->vm_flags & VM_HUGEPAGE))
 		km->stats.huge_fallback++;

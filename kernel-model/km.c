@@ -7,6 +7,7 @@
  * are never given to the buddy allocator, like memblock-reserved memory.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +47,64 @@ void km_default_config(struct km_config *cfg, enum km_arch arch)
 	cfg->costs.file_read_page = 2000;
 	cfg->costs.invlpg = 250;
 	cfg->costs.tlb_flush = 150;
+	cfg->costs.kmap = 40;
+	cfg->costs.fault_around_page = 60;
+	cfg->costs.slab_fast = 20;
+	cfg->costs.slab_slow = 200;
+}
+
+static const struct { const char *name; size_t off; } cost_fields[] = {
+#define COST(f) { #f, offsetof(struct km_costs, f) }
+	COST(exception), COST(fault_base), COST(zero_page), COST(copy_page), COST(page_alloc),
+	COST(page_split), COST(pgtable_alloc), COST(file_read_page), COST(invlpg), COST(tlb_flush),
+	COST(kmap), COST(fault_around_page), COST(slab_fast), COST(slab_slow),
+#undef COST
+};
+
+bool km_cost_set(struct km_costs *c, const char *assignment, char *err, size_t errlen)
+{
+	const char *eq = strchr(assignment, '=');
+	if (!eq) {
+		snprintf(err, errlen, "expected NAME=CYCLES, got '%s'", assignment);
+		return false;
+	}
+	size_t n = (size_t)(eq - assignment);
+	for (size_t i = 0; i < sizeof(cost_fields) / sizeof(cost_fields[0]); i++) {
+		if (strlen(cost_fields[i].name) != n || strncmp(cost_fields[i].name, assignment, n))
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(eq + 1, &end, 10);
+		if (!eq[1] || *end || errno || eq[1] == '-' || v > 1000000000ULL) {
+			snprintf(err, errlen, "%.*s: invalid cycle count '%s' (0..1000000000)", (int)n, assignment,
+				 eq + 1);
+			return false;
+		}
+		*(uint64_t *)((char *)c + cost_fields[i].off) = v;
+		return true;
+	}
+	snprintf(err, errlen, "unknown cost '%.*s' (see mmuemu run --help)", (int)n, assignment);
+	return false;
+}
+
+void km_costs_foreach(const struct km_costs *c, void (*fn)(void *ctx, const char *name, uint64_t v), void *ctx)
+{
+	for (size_t i = 0; i < sizeof(cost_fields) / sizeof(cost_fields[0]); i++)
+		fn(ctx, cost_fields[i].name, *(const uint64_t *)((const char *)c + cost_fields[i].off));
+}
+
+void km_oom_message(struct km *km, struct mm_struct *mm, int pid, const char *comm, char *buf, size_t len)
+{
+	(void)km;
+	uint64_t total_vm = 0;
+	for (struct vm_area_struct *v = find_vma(mm, 0); v; v = find_vma(mm, v->vm_end))
+		total_vm += v->vm_end - v->vm_start;
+	/* comm is TASK_COMM_LEN (16) bytes including the NUL. */
+	snprintf(buf, len,
+		 "Out of memory: Killed process %d (%.15s) total-vm:%llukB, anon-rss:%llukB, file-rss:%llukB, "
+		 "shmem-rss:0kB, UID:0 pgtables:%llukB oom_score_adj:0",
+		 pid, comm, (unsigned long long)(total_vm >> 10), (unsigned long long)(mm->rss_anon << 2),
+		 (unsigned long long)(mm->rss_file << 2), (unsigned long long)(mm->pt_pages << 2));
 }
 
 void km_charge(struct km *km, uint64_t cycles)
@@ -77,6 +136,32 @@ static bool regs_for(const struct km_config *cfg, uint64_t *cr0, uint64_t *cr4, 
 	}
 	return false;
 }
+
+/* Every slab allocation and free: charged (fast or slow path) and reported as an event. */
+static void slab_event(void *ctx, const struct kmem_cache *c, int kind, uint64_t obj, bool slowpath,
+		       unsigned pages)
+{
+	struct km *km = ctx;
+	km->cycles += slowpath ? km->cfg.costs.slab_slow : km->cfg.costs.slab_fast;
+	if (kind == SLAB_EV_ALLOC) {
+		km->stats.slab_allocs++;
+		km->stats.slab_pages_alloc += pages;
+	} else {
+		km->stats.slab_frees++;
+		km->stats.slab_pages_free += pages;
+	}
+	if (slowpath)
+		km->stats.slab_slowpath++;
+	if (km->ops.event) {
+		struct km_event ev = { .addr = obj, .cache = c ? kmem_cache_name(c) : "kmalloc_large",
+				       .kind = (uint8_t)(kind == SLAB_EV_ALLOC ? KM_EV_SLAB_ALLOC : KM_EV_SLAB_FREE),
+				       .order = (uint8_t)(pages > 255 ? 255 : pages), .zone = -1,
+				       .migratetype = -1, .slowpath = slowpath };
+		km->ops.event(km->ops.ctx, &ev);
+	}
+}
+
+struct slab_system *km_slab(struct km *km) { return km->slab; }
 
 struct km *km_new(const struct km_config *cfg, char *err, size_t errlen)
 {
@@ -139,8 +224,22 @@ struct km *km_new(const struct km_config *cfg, char *err, size_t errlen)
 	km->zero_pfn = (KM_RESERVED_BYTES >> PAGE_SHIFT) - 1;
 	struct page *zp = km_pfn_page(km, km->zero_pfn);
 	zp->flags |= PG_KM_KERNEL;
+	/* The slab allocator (slub.c) with one CPU, and pgd_cache under PAE (pgtable_cache_init). */
+	km->slab = slab_system_new(&km->pgdat, 1, cfg->arch == KM_ARCH_X86_64 ? 8 : 4,
+				   cfg->arch == KM_ARCH_X86_64 ? 0xffff888000000000ULL : 0xc0000000ULL);
+	if (!km->slab || (cfg->paging == PAGING_PAE && !slab_create_pgd_cache(km->slab))) {
+		snprintf(err, errlen, "cannot set up the slab allocator");
+		slab_system_free(km->slab);
+		pgdat_destroy(&km->pgdat);
+		munmap(km->phys, km->phys_size);
+		free(km);
+		return NULL;
+	}
+	struct slab_ops sops = { .slab_event = slab_event, .ctx = km };
+	slab_system_set_ops(km->slab, &sops);
 	/* Huge pages: the levels in use, and the boot-time 1 GiB pool (pgtable.c). */
 	if (km_huge_init(km, err, errlen) != 0) {
+		slab_system_free(km->slab);
 		pgdat_destroy(&km->pgdat);
 		munmap(km->phys, km->phys_size);
 		free(km);
@@ -155,6 +254,8 @@ void km_free(struct km *km)
 		return;
 	km_files_free(km);
 	km_huge_destroy(km);
+	km_highmem_destroy(km);
+	slab_system_free(km->slab);
 	pgdat_destroy(&km->pgdat);
 	munmap(km->phys, km->phys_size);
 	free(km);
@@ -208,12 +309,13 @@ struct page *km_alloc_page(struct km *km, gfp_t gfp)
 		return NULL;
 	km->stats.pgalloc++;
 	km->cycles += km->cfg.costs.page_alloc;
+	page->_refcount = 1;
+	page->_mapcount = 0;
 	if (gfp & __GFP_ZERO) {
 		km->stats.pages_zeroed++;
 		km->cycles += km->cfg.costs.zero_page;
+		km_clear_highpage(km, km_page_pfn(km, page));   /* kmap_local when in HighMem */
 	}
-	page->_refcount = 1;
-	page->_mapcount = 0;
 	if (++km->frames_in_use > km->frames_peak)
 		km->frames_peak = km->frames_in_use;
 	return page;
@@ -522,6 +624,8 @@ const char *km_check(struct km *km, struct mm_struct *mm)
 {
 	const char *why = buddy_check(&km->pgdat);
 	if (why)
+		return why;
+	if ((why = slab_check(km->slab)))
 		return why;
 	if (mm) {
 		if ((why = km_vma_check(mm)))

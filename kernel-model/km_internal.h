@@ -6,6 +6,8 @@
 
 #include "kmodel.h"
 #include "gfp.h"
+#include "slub.h"
+#include "vma_tree.h"
 
 /* PAGE_SHIFT and PAGE_SIZE come from page_alloc.h. */
 #undef PAGE_MASK
@@ -38,6 +40,10 @@
  * GLOBAL bit (asm/pgtable_types.h). Such an entry still owns its frame. */
 #define PTE_PROTNONE PTE_G
 
+/* kmap_local slots per CPU (include/asm-generic/kmap_size.h KM_MAX_IDX, without
+ * DEBUG_KMAP_LOCAL). */
+#define KM_MAX_IDX 16
+
 /* Page-table entry accessors over the format's entry size. */
 struct km_file {
 	struct km_file *next;      /* km->files list */
@@ -58,13 +64,19 @@ struct vm_area_struct {
 	uint64_t vm_page_prot;         /* PTE bits installed for pages of this VMA (protection_map) */
 	struct km_file *vm_file;       /* NULL for anonymous memory */
 	uint64_t vm_pgoff;             /* file offset of vm_start, in pages */
+	struct km_anon_vma *anon_vma;  /* rmap.c: set by the first anonymous fault */
+	uint64_t avc_obj;              /* its anon_vma_chain object (slab) */
+	uint64_t obj;                  /* the vm_area_struct object (slab) */
+	uint64_t lock_obj;             /* its vma_lock object (x86-64; 0 on i386) */
 };
 
 struct mm_struct {
 	uint64_t pgd_pfn;              /* top-level table (CR3); the PDPT page under PAE */
-	uint64_t pdpt_pa;              /* PAE: physical address of the 32-byte PDPT */
-	struct vm_area_struct **vmas;  /* sorted by address, non-overlapping */
-	size_t nr_vmas, cap_vmas;
+	uint64_t pdpt_pa;              /* physical address of the top table (CR3's base): under PAE
+	                                  the 32-byte PDPT, an object of pgd_cache */
+	uint64_t mm_obj;               /* the mm_struct object (slab) */
+	struct vma_tree mm_mt;         /* the VMAs by address (vma_tree.h; Linux mm->mm_mt) */
+	int map_count;                 /* VMAs in mm_mt (Linux mm->map_count) */
 	uint64_t task_size, stack_top, mmap_base;
 	uint64_t start_brk, brk;
 	uint64_t rss_anon, rss_file;   /* pages currently mapped (a huge page counts its 4 KiB pages) */
@@ -98,17 +110,28 @@ struct km {
 		bool *used;            /* mapped by some mm */
 		unsigned nr, nr_free;
 	} pud_pool;
+	/* The address space the kernel is working for (the one task; set by km_mm_new, cleared by
+	 * km_mm_free): kmap slots are mapped in its kernel page tables. */
+	struct mm_struct *active_mm;
+	/* Highmem mappings (highmem.c). */
+	unsigned kmap_local_depth;          /* used kmap_local slots (a per-CPU stack) */
+	uint64_t kmap_local_pfn[KM_MAX_IDX];
+	int *pkmap_count;                   /* [LAST_PKMAP], allocated on first kmap */
+	uint64_t *pkmap_pfn;                /* pfn + 1 mapped in each slot, 0 = none */
+	unsigned last_pkmap_nr;
+	bool kernel_pt;                     /* allocating kernel page tables (never HighMem) */
+	struct slab_system *slab;           /* SLUB (slub.c): kmalloc and the mm caches */
 };
 
 /* Page flags the memory manager sets on pages it owns (struct page .flags, Linux's bits):
  * anonymous pages are swap-backed (PageSwapBacked), page-cache pages carry owner_2 here
  * (Linux recognises them by page->mapping, which the model does not keep), page-table pages are
- * marked arch_1 and typed PGTY_table, kernel data pages (zero page, GDT) are reserved. All are
+ * marked arch_1 and typed PGTY_table, kernel data pages (zero page, GDT) carry private_2 (not PG_reserved: they came from the buddy allocator). All are
  * cleared before a page goes back to the allocator. */
 #define PG_KM_ANON      (1u << PG_swapbacked)
 #define PG_KM_PAGECACHE (1u << PG_owner_2)
 #define PG_KM_PGTABLE   (1u << PG_arch_1)
-#define PG_KM_KERNEL    (1u << PG_reserved)
+#define PG_KM_KERNEL    (1u << PG_private_2)
 
 /* km.c */
 struct page *km_alloc_page(struct km *km, gfp_t gfp);
@@ -124,6 +147,32 @@ void km_charge(struct km *km, uint64_t cycles);
  * (*major set when it was read). Returns false when memory is exhausted. */
 bool km_filemap_get(struct km *km, struct km_file *f, uint64_t index, uint64_t *pfn, bool *major);
 void km_files_free(struct km *km);
+
+/* rmap.c: anon_vma objects. prepare: on the first anonymous fault of a VMA (false when out of
+ * memory); clone: when a split duplicates src into dst; unlink: when a VMA goes away. */
+struct km_anon_vma;
+bool km_anon_vma_prepare(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma);
+bool km_anon_vma_clone(struct km *km, struct vm_area_struct *dst, const struct vm_area_struct *src);
+void km_unlink_anon_vmas(struct km *km, struct vm_area_struct *vma);
+
+/* highmem.c (i386 HighMem frames; everything else is in the direct map) */
+bool km_pfn_is_highmem(struct km *km, uint64_t pfn);
+unsigned km_last_pkmap(const struct km *km);
+uint64_t km_pkmap_addr(const struct km *km, unsigned nr);
+uint64_t km_kmap_local_addr(unsigned idx);
+/* kmap_local_page / kunmap_local: the kernel virtual address of pfn (0 when the slot stack is
+ * full). Unmap in reverse order. */
+uint64_t km_kmap_local(struct km *km, struct mm_struct *mm, uint64_t pfn);
+void km_kunmap_local(struct km *km, struct mm_struct *mm, uint64_t va);
+/* kmap / kunmap (the permanent pool). 0 when every slot is in use. */
+uint64_t km_kmap(struct km *km, struct mm_struct *mm, uint64_t pfn);
+void km_kunmap(struct km *km, uint64_t pfn);
+/* The kernel touches its mapping at va (reported to the machine's TLB model). */
+void km_kernel_touch(struct km *km, uint64_t va, bool write);
+void km_clear_highpage(struct km *km, uint64_t pfn);
+void km_copy_highpage(struct km *km, uint64_t dst_pfn, uint64_t src_pfn);
+void km_touch_pte_page(struct km *km, struct mm_struct *mm, const void *slot, bool write);
+void km_highmem_destroy(struct km *km);
 
 /* pgtable.c */
 uint64_t pte_read(const struct km *km, const void *p);
@@ -182,12 +231,45 @@ uint64_t km_pte_pfn(const struct km *km, uint64_t pte);
 uint64_t km_mk_pte(const struct km *km, uint64_t pfn, uint64_t prot);
 
 /* vma.c */
+/* The VMA tree (mm->mm_mt, vma_tree.h). A VMA's fields may change while it is in the tree,
+ * except vm_start/vm_end, which change only through vma_split, vma_set_range and the merges. */
+#define DEFAULT_MAX_MAP_COUNT 65530   /* sysctl max_map_count (include/linux/mm.h) */
 struct vm_area_struct *find_vma(struct mm_struct *mm, uint64_t addr);   /* first vma with end > addr */
-size_t vma_index(struct mm_struct *mm, uint64_t addr);                  /* index of that vma (or nr) */
-struct vm_area_struct *vma_alloc(void);
+struct vm_area_struct *vma_prev(struct mm_struct *mm, const struct vm_area_struct *vma); /* NULL: first */
+struct vm_area_struct *vma_next(struct mm_struct *mm, const struct vm_area_struct *vma); /* NULL: last */
+static inline int vma_count(const struct mm_struct *mm) { return mm->map_count; }
+/* VMA iterator (Linux's vma_iterator): vma_find returns the next VMA ending above the index and
+ * starting below max, and moves the index to its end. It stays valid whatever the loop body does:
+ * after a change of the tree it finds its place again from the index. */
+struct vma_iterator {
+	struct mm_struct *mm;
+	uint64_t index;
+	struct vt_cursor cur;
+};
+#define VMA_ITERATOR(name, mm_, addr) struct vma_iterator name = { .mm = (mm_), .index = (addr) }
+static inline void vma_iter_init(struct vma_iterator *vmi, struct mm_struct *mm, uint64_t addr)
+{
+	vmi->mm = mm;
+	vmi->index = addr;
+	vmi->cur.node = NULL;
+}
+struct vm_area_struct *vma_find(struct vma_iterator *vmi, uint64_t max);
+static inline struct vm_area_struct *vma_iter_next(struct vma_iterator *vmi) { return vma_find(vmi, UINT64_MAX); }
+#define for_each_vma(vmi, v) while (((v) = vma_iter_next(&(vmi))) != NULL)
+#define for_each_vma_range(vmi, v, end) while (((v) = vma_find(&(vmi), (end))) != NULL)
+/* vm_area_struct objects: the one place they are allocated and freed. */
+struct vm_area_struct *vma_alloc(struct km *km);
+void vma_free(struct km *km, struct vm_area_struct *vma);
+struct vm_area_struct *vma_dup(struct km *km, const struct vm_area_struct *v);
+/* Links vma (its range must be free) into the tree; false when a tree node could not be had. */
 bool vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
-void vma_remove_at(struct mm_struct *mm, size_t idx);
-bool vma_split(struct km *km, struct mm_struct *mm, size_t idx, uint64_t addr);
+/* Unlinks vma from the tree (never fails); the caller frees it. */
+void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma);
+/* Grows vma to [start, end) (containing its range; the rest must be free): vma_expand with the
+ * tree store. false when a tree node could not be had (nothing changed). */
+bool vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t start, uint64_t end);
+/* Splits vma at addr (strictly inside it) into [start, addr) (vma) and [addr, end) (new). */
+bool vma_split(struct km *km, struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr);
 void vma_try_merge_around(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end);
 uint64_t vm_start_gap(const struct vm_area_struct *v);
 uint64_t vm_get_page_prot(const struct km *km, uint64_t vm_flags);

@@ -52,6 +52,10 @@ struct km_costs {
 	uint64_t file_read_page; /* filling one page-cache page from the file */
 	uint64_t invlpg;         /* one INVLPG */
 	uint64_t tlb_flush;      /* one full (non-global) TLB flush */
+	uint64_t kmap;           /* mapping a HighMem frame (kmap_local or pkmap PTE write) */
+	uint64_t fault_around_page; /* each extra page-cache page fault-around maps */
+	uint64_t slab_fast;      /* a slab allocation or free served from the per-CPU freelist */
+	uint64_t slab_slow;      /* a slab slow path (refill from partial lists or a new slab) */
 };
 
 /* Large pages for anonymous memory, hugetlb-style (docs/kernel-model.md "Huge pages").
@@ -102,12 +106,23 @@ struct km_config {
 	uint64_t rlimit_stack;      /* RLIMIT_STACK soft limit in bytes */
 	struct km_costs costs;
 	enum km_hugepages hugepages;   /* KM_HUGE_NONE (default), KM_HUGE_2M or KM_HUGE_1G */
+	bool no_zero_page;             /* read faults on anonymous memory allocate a zeroed page mapped
+	                                  as the VMA allows, instead of the shared zero page (Linux
+	                                  when mm_forbids_zeropage(); some host kernels behave so) */
+	bool highpte;                  /* i386 CONFIG_HIGHPTE: PTE pages may come from HighMem and
+	                                  are mapped with kmap_local while the kernel edits them */
 	unsigned hugepages_1g_pool;    /* KM_HUGE_1G: 1 GiB pages reserved at km_new, like the boot
 	                                  parameter hugepages=N with hugepagesz=1G: the highest
 	                                  1 GiB-aligned ranges of RAM above the reserved 16 MiB, taken
 	                                  out of the buddy allocator for good. Must be >= 1 with
 	                                  KM_HUGE_1G and 0 otherwise. */
 };
+
+/* Sets one cost from "NAME=CYCLES" (NAME a field of struct km_costs, CYCLES a decimal count
+ * up to 10^9). false with a message naming the problem. */
+bool km_cost_set(struct km_costs *c, const char *assignment, char *err, size_t errlen);
+/* Calls fn for each cost in declaration order. */
+void km_costs_foreach(const struct km_costs *c, void (*fn)(void *ctx, const char *name, uint64_t v), void *ctx);
 
 /* Fills *cfg with the defaults for arch: i386 2 GiB, 2-level paging, lowmem 0x377fe000;
  * x86-64 4 GiB, 4-level paging; 8 MiB stack limit; default costs; no huge pages. */
@@ -130,10 +145,44 @@ void km_stats_foreach(const struct km_stats *s,
 
 /* ---- callbacks into the machine ------------------------------------------------------------ */
 
+/* Kernel events, for traces (km_ops.event). */
+enum km_event_kind {
+	KM_EV_PAGE_ALLOC = 0,  /* buddy allocation: pfn, order, zone, migratetype */
+	KM_EV_PAGE_FREE,       /* buddy free: pfn, order, zone, migratetype */
+	KM_EV_SLAB_ALLOC,      /* slab object: addr (physical), cache, slowpath, order (slab pages
+	                          allocated by a slow path, else 0) */
+	KM_EV_SLAB_FREE,       /* addr, cache, slowpath */
+	KM_EV_KMAP,            /* highmem mapping: pfn mapped at kernel virtual addr; order is 0 for
+	                          kmap_local (fixmap), 1 for the permanent pool (pkmap) */
+	KM_EV_KUNMAP,          /* addr unmapped (kunmap_local flushes it with one INVLPG) */
+	KM_EV_KMAP_FLUSH,      /* the pkmap pool wrapped: the unused slots were flushed */
+	KM_EV_NKINDS
+};
+
+struct km_event {
+	uint64_t pfn;
+	uint64_t addr;
+	const char *cache;     /* slab events: the cache name */
+	uint8_t kind;          /* enum km_event_kind */
+	uint8_t order;
+	int8_t zone;           /* enum zone_type, -1 when not applicable */
+	int8_t migratetype;    /* -1 when not applicable */
+	bool slowpath;
+};
+
 struct km_ops {
 	/* A present translation for [start, end) of mm changed or was removed; end == 0 means the
 	 * whole address space. The callee drops cached translations (Unicorn TLB, timing TLBs). */
 	void (*flush_tlb)(void *ctx, struct mm_struct *mm, uint64_t start, uint64_t end);
+	/* Optional: every kernel event (enum km_event_kind) as it happens. */
+	void (*event)(void *ctx, const struct km_event *e);
+	/* Optional: the kernel touched (kind: MMU_READ/MMU_WRITE) its own mapping at kernel virtual
+	 * address va — a kmap slot while zeroing or copying a highmem page. The machine times it
+	 * through the TLB model as a supervisor access, so kmap's TLB footprint shows. */
+	void (*kernel_access)(void *ctx, uint64_t va, int kind);
+	/* Optional: the kernel flushed its own mapping of va (kunmap_local's INVLPG), or the whole
+	 * pkmap range [start, end) (flush_tlb_kernel_range when the pool wraps). Global entries. */
+	void (*flush_kernel)(void *ctx, uint64_t start, uint64_t end);
 	void *ctx;
 };
 
@@ -155,6 +204,8 @@ const struct paging_format *km_format(const struct km *km);
 const struct km_config *km_get_config(const struct km *km);
 struct km_stats *km_stats(struct km *km);
 struct pglist_data *km_pgdat(struct km *km);
+/* The slab allocator of the machine (slub.h). */
+struct slab_system *km_slab(struct km *km);
 /* Cycles charged so far for kernel work and exceptions. */
 uint64_t km_cycles(const struct km *km);
 /* log2 of the huge page size a fault installs at the PMD level (21, or 22 in 2-level paging) and
@@ -272,6 +323,11 @@ int64_t km_strncpy_from_user(struct km *km, struct mm_struct *mm, char *dst, uin
 bool km_access_ok(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t n, bool write);
 
 /* ---- reports -------------------------------------------------------------------------------- */
+
+/* The OOM killer's line (mm/oom_kill.c __oom_kill_process): "Out of memory: Killed process PID
+ * (COMM) total-vm:NkB, anon-rss:NkB, file-rss:NkB, shmem-rss:0kB, UID:0 pgtables:NkB
+ * oom_score_adj:0" for the task owning mm. */
+void km_oom_message(struct km *km, struct mm_struct *mm, int pid, const char *comm, char *buf, size_t len);
 
 /* Live and peak frames in use (allocated from the buddy allocator) and the VMA list dump. */
 uint64_t km_frames_in_use(const struct km *km);

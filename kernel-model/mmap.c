@@ -55,41 +55,42 @@ static int64_t check_huge_split(struct km *km, struct mm_struct *mm, uint64_t st
 {
 	if (!km->huge_levels)
 		return 0;
-	size_t i = vma_index(mm, start);
-	if (i < mm->nr_vmas && mm->vmas[i]->vm_start < start &&
-	    !vma_huge_boundary_ok(km, mm->vmas[i], start))
+	struct vm_area_struct *v = find_vma(mm, start);
+	if (v && v->vm_start < start && !vma_huge_boundary_ok(km, v, start))
 		return -EINVAL;
-	size_t j = vma_index(mm, end);
-	if (j < mm->nr_vmas && mm->vmas[j]->vm_start < end &&
-	    !vma_huge_boundary_ok(km, mm->vmas[j], end))
+	v = find_vma(mm, end);
+	if (v && v->vm_start < end && !vma_huge_boundary_ok(km, v, end))
 		return -EINVAL;
 	return 0;
 }
 
 /* Unmaps [start, start+len): splits the VMAs at the edges, zaps their pages, removes them.
- * -EINVAL (nothing changed) when an edge would split a huge page. */
+ * -EINVAL (nothing changed) when an edge would split a huge page; -ENOMEM (nothing changed) when
+ * punching a hole in one VMA would go past max_map_count (do_vmi_align_munmap). */
 int64_t km_do_munmap(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 	if (check_huge_split(km, mm, start, end))
 		return -EINVAL;
-	size_t i = vma_index(mm, start);
-	if (i < mm->nr_vmas && mm->vmas[i]->vm_start < start) {
-		if (!vma_split(km, mm, i, start))
+	struct vm_area_struct *v = find_vma(mm, start);
+	if (v && v->vm_start < start) {
+		if (end < v->vm_end && mm->map_count >= DEFAULT_MAX_MAP_COUNT)
 			return -ENOMEM;
-		i++;
+		if (!vma_split(km, mm, v, start))
+			return -ENOMEM;
 	}
-	size_t j = vma_index(mm, end);
-	if (j < mm->nr_vmas && mm->vmas[j]->vm_start < end) {
-		if (!vma_split(km, mm, j, end))
+	v = find_vma(mm, end);
+	if (v && v->vm_start < end) {
+		if (!vma_split(km, mm, v, end))
 			return -ENOMEM;
 	}
 	km_zap_range(km, mm, start, end);
-	i = vma_index(mm, start);
-	while (i < mm->nr_vmas && mm->vmas[i]->vm_start < end) {
-		if (mm->vmas[i]->vm_file)
-			km_file_put(km, mm->vmas[i]->vm_file);
-		vma_remove_at(mm, i);
+	/* Removing VMAs changes the tree: find the next one again each time. */
+	while ((v = find_vma(mm, start)) && v->vm_start < end) {
+		if (v->vm_file)
+			km_file_put(km, v->vm_file);
+		vma_remove(mm, v);
+		vma_free(km, v);
 	}
 	return 0;
 }
@@ -180,15 +181,15 @@ static int64_t do_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint6
 		if (!addr)
 			return -ENOMEM;
 	}
-	/* The default limit (max_map_count, 65530). */
-	if (mm->nr_vmas >= 65530)
+	/* Too many mappings? (do_mmap: map_count > max_map_count, 65530 by default.) */
+	if (mm->map_count > DEFAULT_MAX_MAP_COUNT)
 		return -ENOMEM;
 	if (fixed) {
 		int64_t r = km_do_munmap(km, mm, addr, plen);
 		if (r < 0)
 			return r;
 	}
-	struct vm_area_struct *v = vma_alloc();
+	struct vm_area_struct *v = vma_alloc(km);
 	if (!v)
 		return -ENOMEM;
 	v->vm_start = addr;
@@ -206,7 +207,7 @@ static int64_t do_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint6
 	if (!vma_insert(mm, v)) {
 		if (file)
 			km_file_put(km, file);
-		free(v);
+		vma_free(km, v);
 		return -ENOMEM;
 	}
 	vma_try_merge_around(km, mm, addr, addr + plen);
@@ -229,6 +230,19 @@ int64_t km_munmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t l
 	if (plen == 0 || plen < len || addr + plen > mm->task_size || addr + plen < addr)
 		return -EINVAL;
 	return km_do_munmap(km, mm, addr, plen);
+}
+
+/* The vm_flags mprotect gives a VMA. */
+static uint64_t mprotect_flags(uint64_t vm_flags, int prot)
+{
+	uint64_t nf = vm_flags & ~VM_ACCESS_FLAGS;
+	if (prot & PROT_READ)
+		nf |= VM_READ;
+	if (prot & PROT_WRITE)
+		nf |= VM_WRITE;
+	if (prot & PROT_EXEC)
+		nf |= VM_EXEC;
+	return nf;
 }
 
 int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t len, int prot)
@@ -262,24 +276,23 @@ int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t start, uint64_
 	}
 	if (check_huge_split(km, mm, start, end))
 		return -EINVAL;
-	size_t i = vma_index(mm, start);
-	if (mm->vmas[i]->vm_start < start) {
-		if (!vma_split(km, mm, i, start))
+	/* split_vma refuses to go past max_map_count (mprotect_fixup splits only a VMA whose
+	 * flags change; here the split is made anyway and merged back, but not counted against
+	 * the limit). */
+	struct vm_area_struct *v = find_vma(mm, start);
+	if (v->vm_start < start) {
+		if ((mprotect_flags(v->vm_flags, prot) != v->vm_flags &&
+		     mm->map_count >= DEFAULT_MAX_MAP_COUNT) || !vma_split(km, mm, v, start))
 			return -ENOMEM;
-		i++;
 	}
-	size_t j = vma_index(mm, end);
-	if (j < mm->nr_vmas && mm->vmas[j]->vm_start < end && !vma_split(km, mm, j, end))
+	v = find_vma(mm, end);
+	if (v && v->vm_start < end &&
+	    ((mprotect_flags(v->vm_flags, prot) != v->vm_flags && mm->map_count >= DEFAULT_MAX_MAP_COUNT) ||
+	     !vma_split(km, mm, v, end)))
 		return -ENOMEM;
-	for (i = vma_index(mm, start); i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
-		struct vm_area_struct *v = mm->vmas[i];
-		uint64_t nf = (v->vm_flags & ~VM_ACCESS_FLAGS);
-		if (prot & PROT_READ)
-			nf |= VM_READ;
-		if (prot & PROT_WRITE)
-			nf |= VM_WRITE;
-		if (prot & PROT_EXEC)
-			nf |= VM_EXEC;
+	VMA_ITERATOR(vmi, mm, start);
+	for_each_vma_range(vmi, v, end) {
+		uint64_t nf = mprotect_flags(v->vm_flags, prot);
 		if (nf == v->vm_flags)
 			continue;
 		v->vm_flags = nf;
@@ -392,12 +405,12 @@ int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64
 		}
 		/* Grow in place when the VMA ends at the old range and the space after is free. */
 		if (old_addr + old_len == v->vm_end) {
-			size_t idx = vma_index(mm, old_addr);
 			uint64_t want_end = old_addr + new_len;
-			struct vm_area_struct *next = idx + 1 < mm->nr_vmas ? mm->vmas[idx + 1] : NULL;
+			struct vm_area_struct *next = vma_next(mm, v);
 			uint64_t limit = next ? next->vm_start : mm->task_size;
 			if (want_end <= limit && want_end > old_addr) {
-				v->vm_end = want_end;
+				if (!vma_set_range(mm, v, v->vm_start, want_end))
+					return -ENOMEM;
 				vma_try_merge_around(km, mm, v->vm_start, v->vm_end);
 				return (int64_t)old_addr;
 			}
@@ -428,19 +441,18 @@ int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64
 		v = find_vma(mm, old_addr);
 	}
 	/* move_vma: a new VMA with the same attributes, the page tables moved, the old range gone. */
-	struct vm_area_struct *n = vma_alloc();
+	struct vm_area_struct *n = vma_dup(km, v);
 	if (!n)
 		return -ENOMEM;
-	*n = *v;
 	n->vm_start = new_addr;
 	n->vm_end = new_addr + new_len;
 	if (v->vm_file)
 		n->vm_pgoff = v->vm_pgoff + ((old_addr - v->vm_start) >> PAGE_SHIFT);
-	if (n->vm_file)
-		n->vm_file->refs++;
 	n->vm_flags &= ~VM_GROWSDOWN;
 	if (!vma_insert(mm, n)) {
-		free(n);
+		if (n->vm_file)
+			km_file_put(km, n->vm_file);
+		vma_free(km, n);
 		return -ENOMEM;
 	}
 	uint64_t move_len = old_len < new_len ? old_len : new_len;
@@ -481,13 +493,16 @@ uint64_t km_brk(struct km *km, struct mm_struct *mm, uint64_t brk)
 		return mm->brk;
 	/* do_brk_flags: extend the brk VMA when it ends at oldbrk, else a new anonymous VMA. */
 	uint64_t flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
-	size_t i = vma_index(mm, oldbrk - 1);
-	struct vm_area_struct *prev = (oldbrk > 0 && i < mm->nr_vmas && mm->vmas[i]->vm_end == oldbrk &&
-				       mm->vmas[i]->vm_start < oldbrk) ? mm->vmas[i] : NULL;
+	if (mm->map_count > DEFAULT_MAX_MAP_COUNT)
+		return mm->brk;
+	struct vm_area_struct *prev = oldbrk > 0 ? find_vma(mm, oldbrk - 1) : NULL;
+	if (prev && !(prev->vm_end == oldbrk && prev->vm_start < oldbrk))
+		prev = NULL;
 	if (prev && !prev->vm_file && prev->vm_flags == flags) {
-		prev->vm_end = newbrk;
+		if (!vma_set_range(mm, prev, prev->vm_start, newbrk))
+			return mm->brk;
 	} else {
-		struct vm_area_struct *v = vma_alloc();
+		struct vm_area_struct *v = vma_alloc(km);
 		if (!v)
 			return mm->brk;
 		v->vm_start = oldbrk;
@@ -495,7 +510,7 @@ uint64_t km_brk(struct km *km, struct mm_struct *mm, uint64_t brk)
 		v->vm_flags = flags;
 		v->vm_page_prot = vm_get_page_prot(km, flags);
 		if (!vma_insert(mm, v)) {
-			free(v);
+			vma_free(km, v);
 			return mm->brk;
 		}
 	}
@@ -518,7 +533,7 @@ int64_t km_vm_brk_flags(struct km *km, struct mm_struct *mm, uint64_t start, uin
 int km_setup_stack(struct km *km, struct mm_struct *mm, uint64_t size, bool exec_stack)
 {
 	size = PAGE_ALIGN(size);
-	struct vm_area_struct *v = vma_alloc();
+	struct vm_area_struct *v = vma_alloc(km);
 	if (!v)
 		return -ENOMEM;
 	v->vm_start = mm->stack_top - size;
@@ -528,7 +543,7 @@ int km_setup_stack(struct km *km, struct mm_struct *mm, uint64_t size, bool exec
 		      VM_ACCOUNT | (exec_stack ? VM_EXEC : 0);
 	v->vm_page_prot = vm_get_page_prot(km, v->vm_flags);
 	if (!vma_insert(mm, v)) {
-		free(v);
+		vma_free(km, v);
 		return -ENOMEM;
 	}
 	return 0;

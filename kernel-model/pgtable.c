@@ -108,7 +108,9 @@ static void count_table(struct km *km, struct mm_struct *mm, unsigned level, int
 /* A zeroed page-table page for `level` (the level of the entries it will hold). */
 static struct page *pt_alloc(struct km *km, struct mm_struct *mm, unsigned level)
 {
-	struct page *page = km_alloc_page(km, GFP_PGTABLE_USER);
+	/* __userpte_alloc_gfp: PTE pages may be HighMem with CONFIG_HIGHPTE (upper levels never). */
+	gfp_t gfp = GFP_PGTABLE_USER | (level == 0 && km->cfg.highpte && !km->kernel_pt ? __GFP_HIGHMEM : 0);
+	struct page *page = km_alloc_page(km, gfp);
 	if (!page)
 		return NULL;
 	/* km_alloc_page charged the zeroing; charge the rest of pte_alloc_one. */
@@ -142,11 +144,32 @@ static unsigned entries_per_table(const struct km *km, unsigned level)
 bool km_pgd_alloc(struct km *km, struct mm_struct *mm)
 {
 	unsigned top = km->fmt.levels - 1;
-	struct page *pgd = pt_alloc(km, mm, top);
-	if (!pgd)
+	/* mm_alloc: the mm_struct object comes first (kernel/fork.c allocate_mm). */
+	mm->mm_obj = kmem_cache_alloc(slab_mm_cache(km->slab, SLAB_MM), GFP_KERNEL);
+	if (!mm->mm_obj)
 		return false;
-	mm->pgd_pfn = km_page_pfn(km, pgd);
-	mm->pdpt_pa = mm->pgd_pfn << PAGE_SHIFT;
+	if (km->fmt.mode == PAGING_PAE) {
+		/* pgd_alloc under PAE with SHARED_KERNEL_PMD: the 32-byte PDPT is an object of
+		 * pgd_cache (arch/x86/mm/pgtable.c _pgd_alloc), not a page. */
+		mm->pdpt_pa = kmem_cache_alloc(slab_mm_cache(km->slab, SLAB_PGD), GFP_PGTABLE_USER);
+		if (!mm->pdpt_pa) {
+			kmem_cache_free(slab_mm_cache(km->slab, SLAB_MM), mm->mm_obj);
+			mm->mm_obj = 0;
+			return false;
+		}
+		mm->pgd_pfn = mm->pdpt_pa >> PAGE_SHIFT;   /* the slab page holding it */
+	} else {
+		struct page *pgd = pt_alloc(km, mm, top);
+		if (!pgd) {
+			kmem_cache_free(slab_mm_cache(km->slab, SLAB_MM), mm->mm_obj);
+			mm->mm_obj = 0;
+			return false;
+		}
+		mm->pgd_pfn = km_page_pfn(km, pgd);
+		mm->pdpt_pa = mm->pgd_pfn << PAGE_SHIFT;
+	}
+	if (!km->active_mm)
+		km->active_mm = mm;   /* the one task: kmap slots live in its kernel page tables */
 	if (km->fmt.mode == PAGING_PAE) {
 		/* PREALLOCATED_PMDS: all four PMD pages now, so PDPTEs never change later. */
 		for (unsigned i = 0; i < entries_per_table(km, top); i++) {
@@ -156,6 +179,20 @@ bool km_pgd_alloc(struct km *km, struct mm_struct *mm)
 				return false;
 			}
 			pte_write(km, km->phys + mm->pdpt_pa + i * 8, (km_page_pfn(km, pmd) << PAGE_SHIFT) | PTE_P);
+		}
+	}
+	/* i386 with HighMem: the page tables of the kmap areas (pkmap pool and the fixmap's kmap_local
+	 * slots), which Linux builds at boot (permanent_kmaps_init, the fixmap) and every address
+	 * space shares. Here they are part of this address space's tables (counted with them). */
+	if (km->cfg.arch == KM_ARCH_I386 && populated_zone(&km->pgdat.node_zones[ZONE_HIGHMEM])) {
+		bool oom;
+		km->kernel_pt = true;   /* kernel page tables are lowmem (GFP_KERNEL) */
+		bool ok = km_pte_slot(km, mm, km_pkmap_addr(km, 0), true, &oom) &&
+			  km_pte_slot(km, mm, km_kmap_local_addr(0), true, &oom);
+		km->kernel_pt = false;
+		if (!ok) {
+			km_pgd_free(km, mm);
+			return false;
 		}
 	}
 	return true;
@@ -179,14 +216,34 @@ void km_pgd_free(struct km *km, struct mm_struct *mm)
 		return;
 	/* User translations are gone by now (km_mm_free zaps the VMAs first); kernel pages mapped
 	 * with km_map_kernel_page own their frames and are released here. */
-	free_table_tree(km, mm, mm->pgd_pfn << PAGE_SHIFT, km->fmt.levels - 1);
+	unsigned top = km->fmt.levels - 1;
+	if (km->fmt.mode == PAGING_PAE) {
+		for (unsigned i = 0; i < PAE_NR_PDPTE; i++) {
+			uint64_t e = pte_read(km, km->phys + mm->pdpt_pa + i * ENTRY_SIZE_64);
+			if (e & PTE_P)
+				free_table_tree(km, mm, entry_addr(km, e), top - 1);
+		}
+		kmem_cache_free(slab_mm_cache(km->slab, SLAB_PGD), mm->pdpt_pa);
+	} else {
+		free_table_tree(km, mm, mm->pdpt_pa, top);
+	}
+	if (mm->mm_obj)
+		kmem_cache_free(slab_mm_cache(km->slab, SLAB_MM), mm->mm_obj);
+	mm->mm_obj = 0;
 	mm->pgd_pfn = 0;
+	mm->pdpt_pa = 0;
+	if (km->active_mm == mm) {
+		km->active_mm = NULL;
+		km->kmap_local_depth = 0;
+		if (km->pkmap_count)   /* the pool's page table went with the address space */
+			memset(km->pkmap_count, 0, km_last_pkmap(km) * sizeof(*km->pkmap_count));
+	}
 }
 
 void *km_entry_slot(struct km *km, struct mm_struct *mm, uint64_t va, unsigned level, bool alloc,
 		    bool *oom)
 {
-	uint64_t table = mm->pgd_pfn << PAGE_SHIFT;
+	uint64_t table = mm->pdpt_pa;
 	if (oom)
 		*oom = false;
 	for (unsigned l = km->fmt.levels - 1; l > level; l--) {
@@ -218,7 +275,7 @@ void *km_pte_slot(struct km *km, struct mm_struct *mm, uint64_t va, bool alloc, 
 
 void *km_walk_entry(struct km *km, struct mm_struct *mm, uint64_t va, unsigned *level)
 {
-	uint64_t table = mm->pgd_pfn << PAGE_SHIFT;
+	uint64_t table = mm->pdpt_pa;
 	for (unsigned l = km->fmt.levels - 1;; l--) {
 		uint8_t *p = entry_ptr(km, table, l, va);
 		uint64_t e = pte_read(km, p);
@@ -354,7 +411,7 @@ static bool zap_roots(struct km *km, struct mm_struct *mm, uint64_t start, uint6
 {
 	bool any = false;
 	unsigned top = km->fmt.levels - 1;
-	uint64_t root = mm->pgd_pfn << PAGE_SHIFT;
+	uint64_t root = mm->pdpt_pa;
 	if (km->fmt.mode == PAGING_PAE) {
 		for (unsigned i = 0; i < PAE_NR_PDPTE; i++) {
 			uint64_t lo = (uint64_t)i << km->fmt.shift[top];
@@ -803,6 +860,10 @@ static void check_table(struct km *km, uint64_t table_pa, unsigned level, struct
 		struct page *pg = km_pfn_page(km, pfn);
 		if (pg->flags & PG_KM_KERNEL)
 			continue;
+		/* A present supervisor entry is a kernel mapping (a kmap slot): it holds no reference,
+		 * and an unused pkmap slot may keep pointing to a freed frame until the pool wraps. */
+		if ((e & PTE_P) && !(e & PTE_US))
+			continue;
 		if (pg->_refcount < 1 || pg->_mapcount < 1) {
 			st->why = "mapped frame has no reference or no mapcount";
 			return;
@@ -821,7 +882,19 @@ static void check_table(struct km *km, uint64_t table_pa, unsigned level, struct
 const char *km_pgtable_check(struct km *km, struct mm_struct *mm)
 {
 	struct pt_check_state st = { { 0 }, 0, NULL };
-	check_table(km, mm->pgd_pfn << PAGE_SHIFT, km->fmt.levels - 1, &st);
+	if (km->fmt.mode == PAGING_PAE) {
+		/* The PDPT is a pgd_cache object: check the four preallocated PMD trees. */
+		if (slab_obj_cache(km->slab, mm->pdpt_pa) != slab_mm_cache(km->slab, SLAB_PGD))
+			return "PAE: the PDPT is not an object of pgd_cache";
+		for (unsigned i = 0; i < PAE_NR_PDPTE; i++) {
+			uint64_t e = pte_read(km, km->phys + mm->pdpt_pa + i * ENTRY_SIZE_64);
+			if (!(e & PTE_P))
+				return "PAE: a PDPTE is not present (PMDs are preallocated)";
+			check_table(km, entry_addr(km, e), km->fmt.levels - 2, &st);
+		}
+	} else {
+		check_table(km, mm->pdpt_pa, km->fmt.levels - 1, &st);
+	}
 	if (st.why)
 		return st.why;
 	uint64_t total = 0;

@@ -1,105 +1,211 @@
 /* vma.c — VMAs of an address space and the placement of new mappings.
  *
- * VMAs are kept in an array sorted by address (Linux 6.12 uses a maple tree, mm->mm_mt; the
- * lookups and the merge/split rules below are the same, the container is simpler — the full
- * kernel-model issue replaces it). Invariants (km_vma_check): sorted, non-overlapping,
- * page-aligned, non-empty, and no two neighbours that Linux would have merged.
+ * VMAs live in mm->mm_mt, a range B-tree shaped like Linux 6.12's maple tree (vma_tree.h: leaves
+ * of 16 slots, allocation-range internal nodes of 10 with the largest gap under each child; free
+ * ranges are NULL entries as in the maple tree). mm->map_count counts the VMAs; mmap and brk
+ * refuse a new VMA when it is above max_map_count (65530), mprotect's splits and a munmap that
+ * punches a hole when it has reached it (do_mmap, do_brk_flags, split_vma, do_vmi_align_munmap). Invariants (km_vma_check): the tree's own
+ * (vt_check), each VMA's range in the tree equal to [vm_start, vm_end), page-aligned, non-empty,
+ * below TASK_SIZE, map_count equal to the VMAs in the tree, and no two neighbours that Linux
+ * would have merged.
  *
  * Merging (mm/vma.c is_mergeable_vma): address-adjacent, same vm_flags, same file with
- * contiguous pgoff (or both anonymous).
+ * contiguous pgoff (or both anonymous). The merged VMA is stored over both ranges in one tree
+ * store (vma_expand's vma_iter_store), which needs no new node.
  *
  * Placement (arch/x86/kernel/sys_x86_64.c, mm/mmap.c): top-down below mmap_base, from
  * low_limit = max(PAGE_SIZE, mmap_min_addr), keeping the stack guard gap below VM_GROWSDOWN
  * VMAs; bottom-up from TASK_UNMAPPED_BASE as the fallback. Huge-page VMAs are placed with
  * vm_unmapped_area's alignment (align_mask/align_offset): the search asks for a gap of
  * len + align - PAGE_SIZE, then aligns the address down inside it (top-down) or up (bottom-up).
+ * The top-down search is unmapped_area_topdown's: the tree's gap search (mas_empty_area_rev)
+ * finds the highest free range that is long enough, then the guard gap of the VMA above it is
+ * checked, and when it does not fit the search goes on below that range (Linux retries with
+ * high_limit = vm_start_gap(next), which is the same unless a VMA sits inside the guard gap).
  *
  * Huge-page VMAs (VM_HUGEPAGE) are split only where no huge page can sit across the split
  * (vma_huge_boundary_ok), hugetlb's may_split rule generalised to VMAs whose ends are not
  * huge-aligned.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "km_internal.h"
 
-size_t vma_index(struct mm_struct *mm, uint64_t addr)
+static uint64_t maple_node_alloc(void *ctx)
 {
-	size_t lo = 0, hi = mm->nr_vmas;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (mm->vmas[mid]->vm_end > addr)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
+	struct km *km = ctx;
+	return kmem_cache_alloc(slab_mm_cache(km->slab, SLAB_MAPLE_NODE), GFP_KERNEL);
+}
+
+static void maple_node_free(void *ctx, uint64_t obj)
+{
+	struct km *km = ctx;
+	kmem_cache_free(slab_mm_cache(km->slab, SLAB_MAPLE_NODE), obj);
 }
 
 struct vm_area_struct *find_vma(struct mm_struct *mm, uint64_t addr)
 {
-	size_t i = vma_index(mm, addr);
-	return i < mm->nr_vmas ? mm->vmas[i] : NULL;
+	uint64_t first, last;
+	struct vm_area_struct *v = vt_find(&mm->mm_mt, addr, &first, &last);
+	if (v || last == VT_MAX)
+		return v;
+	/* addr is in a gap: the range after it holds a VMA (NULL ranges are never adjacent). */
+	return vt_find(&mm->mm_mt, last + 1, &first, &last);
 }
 
-struct vm_area_struct *vma_alloc(void)
+struct vm_area_struct *vma_prev(struct mm_struct *mm, const struct vm_area_struct *vma)
 {
-	return calloc(1, sizeof(struct vm_area_struct));
+	if (vma->vm_start == 0)
+		return NULL;
+	uint64_t first, last;
+	struct vm_area_struct *v = vt_find(&mm->mm_mt, vma->vm_start - 1, &first, &last);
+	if (v || first == 0)
+		return v;
+	return vt_find(&mm->mm_mt, first - 1, &first, &last);
+}
+
+struct vm_area_struct *vma_next(struct mm_struct *mm, const struct vm_area_struct *vma)
+{
+	return find_vma(mm, vma->vm_end);
+}
+
+struct vm_area_struct *vma_find(struct vma_iterator *vmi, uint64_t max)
+{
+	struct vma_tree *t = &vmi->mm->mm_mt;
+	uint64_t first, last;
+	if (vmi->index >= max)
+		return NULL;
+	struct vm_area_struct *v = vt_cursor_find(t, &vmi->cur, vmi->index, &first, &last);
+	if (!v) {
+		if (last == VT_MAX || last + 1 >= max)
+			return NULL;
+		v = vt_cursor_find(t, &vmi->cur, last + 1, &first, &last);
+	}
+	if (!v || first >= max)
+		return NULL;
+	vmi->index = last + 1;
+	return v;
+}
+
+/* vm_area_alloc (kernel/fork.c): the vm_area_struct object from its slab cache and, on
+ * x86-64 (CONFIG_PER_VMA_LOCK), its vma_lock object. The host struct carries the fields. */
+struct vm_area_struct *vma_alloc(struct km *km)
+{
+	struct vm_area_struct *v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->obj = kmem_cache_alloc(slab_mm_cache(km->slab, SLAB_VMA), GFP_KERNEL);
+	if (!v->obj) {
+		free(v);
+		return NULL;
+	}
+	struct kmem_cache *lock = slab_mm_cache(km->slab, SLAB_VMA_LOCK);
+	if (lock) {
+		v->lock_obj = kmem_cache_alloc(lock, GFP_KERNEL);
+		if (!v->lock_obj) {
+			kmem_cache_free(slab_mm_cache(km->slab, SLAB_VMA), v->obj);
+			free(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* vm_area_free, after unlink_anon_vmas (the VMA's anon_vma_chain; the anon_vma with its last
+ * user). The caller drops the file reference. */
+void vma_free(struct km *km, struct vm_area_struct *vma)
+{
+	if (!vma)
+		return;
+	km_unlink_anon_vmas(km, vma);
+	if (vma->lock_obj)
+		kmem_cache_free(slab_mm_cache(km->slab, SLAB_VMA_LOCK), vma->lock_obj);
+	kmem_cache_free(slab_mm_cache(km->slab, SLAB_VMA), vma->obj);
+	free(vma);
+}
+
+/* vm_area_dup + anon_vma_clone: a new VMA with v's attributes (its own slab objects, one more
+ * anon_vma_chain on v's anon_vma, one more reference on v's file). Not in the tree yet. */
+struct vm_area_struct *vma_dup(struct km *km, const struct vm_area_struct *v)
+{
+	struct vm_area_struct *n = vma_alloc(km);
+	if (!n)
+		return NULL;
+	uint64_t obj = n->obj, lock_obj = n->lock_obj;
+	*n = *v;
+	n->obj = obj;
+	n->lock_obj = lock_obj;
+	if (!km_anon_vma_clone(km, n, v)) {
+		n->vm_file = NULL;
+		vma_free(km, n);
+		return NULL;
+	}
+	if (n->vm_file)
+		n->vm_file->refs++;
+	return n;
 }
 
 bool vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
 {
-	if (mm->nr_vmas == mm->cap_vmas) {
-		size_t ncap = mm->cap_vmas ? mm->cap_vmas * 2 : 32;
-		struct vm_area_struct **n = realloc(mm->vmas, ncap * sizeof(*n));
-		if (!n)
-			return false;
-		mm->vmas = n;
-		mm->cap_vmas = ncap;
-	}
-	size_t i = vma_index(mm, vma->vm_start);
-	memmove(&mm->vmas[i + 1], &mm->vmas[i], (mm->nr_vmas - i) * sizeof(*mm->vmas));
-	mm->vmas[i] = vma;
-	mm->nr_vmas++;
+	if (!vt_store(&mm->mm_mt, vma->vm_start, vma->vm_end - 1, vma))
+		return false;
+	mm->map_count++;
 	return true;
 }
 
-void vma_remove_at(struct mm_struct *mm, size_t idx)
+void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma)
 {
-	free(mm->vmas[idx]);
-	memmove(&mm->vmas[idx], &mm->vmas[idx + 1], (mm->nr_vmas - idx - 1) * sizeof(*mm->vmas));
-	mm->nr_vmas--;
+	bool ok = vt_store(&mm->mm_mt, vma->vm_start, vma->vm_end - 1, NULL);
+	assert(ok);   /* clearing a whole range never needs a node */
+	(void)ok;
+	mm->map_count--;
 }
 
-/* Splits vmas[idx] at addr (strictly inside it) into [start, addr) and [addr, end). */
-bool vma_split(struct km *km, struct mm_struct *mm, size_t idx, uint64_t addr)
+bool vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t start, uint64_t end)
 {
-	struct vm_area_struct *v = mm->vmas[idx];
+	assert(start <= vma->vm_start && end >= vma->vm_end && start < end);
+	if (start == vma->vm_start && end == vma->vm_end)
+		return true;
+	if (!vt_store(&mm->mm_mt, start, end - 1, vma))
+		return false;
+	vma->vm_start = start;
+	vma->vm_end = end;
+	return true;
+}
+
+/* Splits vma at addr (strictly inside it) into [start, addr) and [addr, end) (__split_vma). */
+bool vma_split(struct km *km, struct mm_struct *mm, struct vm_area_struct *v, uint64_t addr)
+{
 	if (addr <= v->vm_start || addr >= v->vm_end)
 		return true;
-	struct vm_area_struct *n = vma_alloc();
+	struct vm_area_struct *n = vma_dup(km, v);
 	if (!n)
 		return false;
-	*n = *v;
 	n->vm_start = addr;
 	if (n->vm_file)
 		n->vm_pgoff += (addr - v->vm_start) >> PAGE_SHIFT;
-	v->vm_end = addr;
-	if (!vma_insert(mm, n)) {
-		v->vm_end = n->vm_end;
-		free(n);
+	if (!vt_store(&mm->mm_mt, addr, n->vm_end - 1, n)) {
+		if (n->vm_file)
+			km_file_put(km, n->vm_file);
+		vma_free(km, n);
 		return false;
 	}
-	if (n->vm_file)
-		n->vm_file->refs++;
+	v->vm_end = addr;
+	mm->map_count++;
 	km->stats.vma_splits++;
 	return true;
 }
 
+/* is_mergeable_vma + is_mergeable_anon_vma (mm/vma.c): the anon_vmas must be the same, or one
+ * of them not set yet. */
 static bool mergeable(const struct vm_area_struct *a, const struct vm_area_struct *b)
 {
 	if (a->vm_end != b->vm_start || a->vm_flags != b->vm_flags || a->vm_file != b->vm_file)
+		return false;
+	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
 	if (a->vm_file && a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) != b->vm_pgoff)
 		return false;
@@ -109,18 +215,32 @@ static bool mergeable(const struct vm_area_struct *a, const struct vm_area_struc
 /* Merges VMAs touching [start, end) with their neighbours where Linux would. */
 void vma_try_merge_around(struct km *km, struct mm_struct *mm, uint64_t start, uint64_t end)
 {
-	size_t i = vma_index(mm, start ? start - 1 : 0);
-	while (i + 1 < mm->nr_vmas && mm->vmas[i]->vm_start <= end) {
-		struct vm_area_struct *a = mm->vmas[i], *b = mm->vmas[i + 1];
+	struct vm_area_struct *a = find_vma(mm, start ? start - 1 : 0);
+	while (a && a->vm_start <= end) {
+		struct vm_area_struct *b = vma_next(mm, a);
+		if (!b)
+			break;
 		if (mergeable(a, b)) {
+			/* One store over both ranges: the boundaries exist, no node is needed. */
+			bool ok = vt_store(&mm->mm_mt, a->vm_start, b->vm_end - 1, a);
+			assert(ok);
+			(void)ok;
 			a->vm_end = b->vm_end;
+			mm->map_count--;
+			if (!a->anon_vma && b->anon_vma) {
+				/* dup_anon_vma: the merged VMA takes over b's anon_vma (and chain). */
+				a->anon_vma = b->anon_vma;
+				a->avc_obj = b->avc_obj;
+				b->anon_vma = NULL;
+				b->avc_obj = 0;
+			}
 			if (b->vm_file)
 				km_file_put(km, b->vm_file);
-			vma_remove_at(mm, i + 1);
+			vma_free(km, b);
 			km->stats.vma_merges++;
 			continue;
 		}
-		i++;
+		a = b;
 	}
 }
 
@@ -179,25 +299,27 @@ uint64_t km_unmapped_area_aligned(struct mm_struct *mm, uint64_t len, uint64_t h
 		return 0;
 	uint64_t low_limit = PAGE_SIZE > MMAP_MIN_ADDR ? PAGE_SIZE : MMAP_MIN_ADDR;
 	if (topdown) {
-		/* Highest gap below mmap_base that fits. Gaps: between vmas[i-1]->vm_end and
-		 * vm_start_gap(vmas[i]), and above the last one up to mmap_base. */
+		/* unmapped_area_topdown: the highest free range below mmap_base with room for need
+		 * (vma_iter_area_highest); a stack VMA right above it keeps its guard gap, and when that
+		 * leaves too little the search goes on below this range. */
 		uint64_t high_limit = mm->mmap_base;
-		for (size_t i = mm->nr_vmas + 1; i-- > 0;) {
-			uint64_t gap_end = i < mm->nr_vmas ? vm_start_gap(mm->vmas[i]) : mm->task_size;
-			uint64_t gap_start = i > 0 ? mm->vmas[i - 1]->vm_end : low_limit;
-			if (gap_start < low_limit)
-				gap_start = low_limit;
-			if (gap_end > high_limit)
-				gap_end = high_limit;
-			if (gap_end > gap_start && gap_end - gap_start >= need) {
+		uint64_t first, last;
+		while (high_limit > low_limit &&
+		       vt_gap_rev(&mm->mm_mt, low_limit, high_limit - 1, need, &first, &last)) {
+			uint64_t gap_end = last + 1;
+			struct vm_area_struct *next = find_vma(mm, first);
+			if (next && vm_start_gap(next) < gap_end)
+				gap_end = vm_start_gap(next);
+			if (gap_end > first && gap_end - first >= need) {
 				uint64_t addr = (gap_end - len) & PAGE_MASK;
 				return addr - ((addr - align_offset) & mask);
 			}
-			if (i > 0 && mm->vmas[i - 1]->vm_end <= low_limit)
-				break;
+			high_limit = first;
 		}
 	}
-	/* Bottom-up from TASK_UNMAPPED_BASE = PAGE_ALIGN(TASK_SIZE / 3). */
+	/* Bottom-up from TASK_UNMAPPED_BASE = PAGE_ALIGN(TASK_SIZE / 3): the first address that
+	 * fits, VMA after VMA; free ranges shorter than len are skipped with the gap search
+	 * (mas_empty_area), since no address in them can fit. */
 	uint64_t addr = PAGE_ALIGN(mm->task_size / 3);
 	for (;;) {
 		addr += (align_offset - addr) & mask;
@@ -206,7 +328,11 @@ uint64_t km_unmapped_area_aligned(struct mm_struct *mm, uint64_t len, uint64_t h
 		struct vm_area_struct *next = find_vma(mm, addr);
 		if (!next || addr + len <= vm_start_gap(next))
 			return addr;
-		addr = next->vm_end;
+		uint64_t first, last;
+		if (next->vm_end >= mm->task_size ||
+		    !vt_gap_fwd(&mm->mm_mt, next->vm_end, mm->task_size - 1, len, &first, &last))
+			return 0;
+		addr = first;
 	}
 }
 
@@ -238,22 +364,36 @@ uint64_t vma_huge_round_down(const struct km *km, const struct vm_area_struct *v
 
 const char *km_vma_check(struct mm_struct *mm)
 {
-	for (size_t i = 0; i < mm->nr_vmas; i++) {
-		struct vm_area_struct *v = mm->vmas[i];
-		if (v->vm_start >= v->vm_end)
-			return "empty or inverted VMA";
-		if ((v->vm_start | v->vm_end) & (PAGE_SIZE - 1))
-			return "VMA not page aligned";
-		if (v->vm_end > mm->task_size)
-			return "VMA beyond TASK_SIZE";
-		if (i > 0) {
-			struct vm_area_struct *p = mm->vmas[i - 1];
-			if (p->vm_end > v->vm_start)
-				return "VMAs overlap or are out of order";
-			if (mergeable(p, v))
+	const char *why = vt_check(&mm->mm_mt);
+	if (why)
+		return why;
+	struct vt_cursor cur = { 0 };
+	struct vm_area_struct *p = NULL;
+	int count = 0;
+	uint64_t index = 0;
+	for (;;) {
+		uint64_t first, last;
+		struct vm_area_struct *v = vt_cursor_find(&mm->mm_mt, &cur, index, &first, &last);
+		if (v) {
+			if (first != v->vm_start || last + 1 != v->vm_end)
+				return "VMA range differs from its range in the tree";
+			if (v->vm_start >= v->vm_end)
+				return "empty or inverted VMA";
+			if ((v->vm_start | v->vm_end) & (PAGE_SIZE - 1))
+				return "VMA not page aligned";
+			if (v->vm_end > mm->task_size)
+				return "VMA beyond TASK_SIZE";
+			if (p && mergeable(p, v))
 				return "two adjacent VMAs that should have been merged";
+			p = v;
+			count++;
 		}
+		if (last == VT_MAX)
+			break;
+		index = last + 1;
 	}
+	if (count != mm->map_count)
+		return "map_count differs from the VMAs in the tree";
 	return NULL;
 }
 
@@ -281,6 +421,9 @@ struct mm_struct *km_mm_new(struct km *km)
 	if (gap > gap_max)
 		gap = gap_max;
 	mm->mmap_base = PAGE_ALIGN(mm->task_size - gap);
+	/* The VMA tree's nodes are objects of the "maple_node" slab cache. */
+	const struct vma_tree_ops ops = { maple_node_alloc, maple_node_free, km };
+	vt_init(&mm->mm_mt, &ops);
 	if (!km_pgd_alloc(km, mm)) {
 		free(mm);
 		return NULL;
@@ -293,12 +436,16 @@ void km_mm_free(struct km *km, struct mm_struct *mm)
 	if (!mm)
 		return;
 	km_zap_range(km, mm, 0, mm->task_size);
-	while (mm->nr_vmas) {
-		if (mm->vmas[mm->nr_vmas - 1]->vm_file)
-			km_file_put(km, mm->vmas[mm->nr_vmas - 1]->vm_file);
-		vma_remove_at(mm, mm->nr_vmas - 1);
+	/* exit_mmap: every VMA goes, then the whole tree at once (__mt_destroy). */
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *v;
+	for_each_vma(vmi, v) {
+		if (v->vm_file)
+			km_file_put(km, v->vm_file);
+		vma_free(km, v);
 	}
-	free(mm->vmas);
+	vt_destroy(&mm->mm_mt);
+	mm->map_count = 0;
 	km_pgd_free(km, mm);
 	free(mm);
 }
@@ -330,8 +477,9 @@ void km_mm_set_read_implies_exec(struct mm_struct *mm, bool on) { mm->read_impli
 void km_dump_vmas(struct km *km, struct mm_struct *mm, FILE *out)
 {
 	(void)km;
-	for (size_t i = 0; i < mm->nr_vmas; i++) {
-		struct vm_area_struct *v = mm->vmas[i];
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *v;
+	for_each_vma(vmi, v) {
 		const char *name = "";
 		if (v->vm_flags & VM_GROWSDOWN)
 			name = "[stack]";

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "timing.h"
+#include "mmu_event.h"
 
 #define PT_LINE_SHIFT 6   /* 64-byte cache lines */
 #define WALK_HIST_BUCKETS 16
@@ -66,6 +67,9 @@ struct mmu_timing {
 	struct pt_cache_level ptc[3];
 	uint64_t ptc_clock;
 	struct mmu_timing_stats st;
+	struct mmu_observer obs;       /* events (mmu_event.h); obs_on when any callback is set */
+	bool obs_on;
+	struct mmu_walk_event last_walk;   /* filled by walk_and_fill while observing */
 };
 
 static const char *const level_names[MMU_NLEVELS] = { "ITLB", "DTLB", "STLB" };
@@ -347,6 +351,43 @@ static enum tlb_size size_class(unsigned page_shift)
 	return page_shift == 12 ? TLB_4K : page_shift >= 30 ? TLB_1G : TLB_2M;
 }
 
+/* Observer: a walk event (r == NULL: the walk faulted; its reads are not reported). */
+static void emit_walk(struct mmu_timing *t, uint64_t va, enum mmu_access acc, unsigned pcid, int hit_level,
+		      uint32_t cycles, const struct walk_result *r, unsigned timed_reads, enum tlb_size sz)
+{
+	struct mmu_walk_event *w = &t->last_walk;
+	memset(w, 0, sizeof(*w));
+	w->va = va;
+	w->acc = (uint8_t)acc;
+	w->pcid = (uint16_t)pcid;
+	w->pwc_hit_level = (int8_t)hit_level;
+	w->cycles = cycles;
+	w->fault = r == NULL;
+	if (r) {
+		unsigned n = r->nreads < MMU_EVENT_MAX_READS ? r->nreads : MMU_EVENT_MAX_READS;
+		w->nreads = (uint8_t)n;
+		w->first_level = (uint8_t)r->first_level;
+		for (unsigned i = 0; i < n; i++) {
+			w->entry_pa[i] = r->entry_pa[i];
+			w->entry[i] = r->entry[i];
+		}
+		w->page_base = r->page_base;
+		w->timed_reads = (uint8_t)timed_reads;
+		w->ad_writes = (uint8_t)r->nwrites;
+		w->size = (uint8_t)sz;
+	}
+	if (t->obs.walk)
+		t->obs.walk(t->obs.ctx, w);
+}
+
+static void emit_inv(struct mmu_timing *t, enum mmu_inv_kind kind, uint64_t va, unsigned pcid, unsigned n)
+{
+	if (!t->obs.inv)
+		return;
+	struct mmu_inv_event ev = { .va = va, .entries = n, .pcid = (uint16_t)pcid, .kind = (uint8_t)kind };
+	t->obs.inv(t->obs.ctx, &ev);
+}
+
 /* STLB miss: walk, cost it, fill the page-walk caches, STLB and L1. Returns the L1 (or STLB)
  * entry now holding the translation, or NULL if the walk faulted. */
 static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
@@ -375,6 +416,8 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 	struct mmu_fault flt;
 	if (!mmu_walk(regs, pm, &req, WALK_SET_AD, &r, &flt)) {
 		t->st.walk_faults++;
+		if (t->obs_on)
+			emit_walk(t, va, acc, pcid, hit_level, pwc_latency, NULL, 0, 0);
 		return NULL;
 	}
 	uint64_t wc = pwc_latency;
@@ -416,6 +459,8 @@ static struct tlb_entry *walk_and_fill(struct mmu_timing *t, const struct mmu_re
 		b = WALK_HIST_BUCKETS - 1;
 	t->st.walk_hist[b]++;
 	*cycles += wc;
+	if (t->obs_on)
+		emit_walk(t, va, acc, pcid, hit_level, (uint32_t)wc, &r, reads, sz);
 
 	struct tlb_entry e = { .vpn = va >> t->shift[sz], .pfn = r.page_base >> 12, .pcid = (uint16_t)pcid,
 			       .size = (uint8_t)sz, .perms = (uint8_t)r.perms, .global = r.global,
@@ -447,8 +492,30 @@ static bool perms_allow(const struct tlb_entry *e, enum mmu_access acc)
 	return (e->perms >> acc) & 1;
 }
 
-uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
-			   uint64_t va, enum mmu_access acc, bool user)
+/* Observer: one lookup event. e is the entry that answered (NULL on a fault). */
+static void emit_lookup(struct mmu_timing *t, uint64_t va, enum mmu_access acc, bool user, unsigned pcid,
+			enum mmu_level_id l1, enum mmu_lookup_outcome out, unsigned array,
+			const struct tlb_entry *e, uint64_t cycles, bool assist, uint32_t count)
+{
+	if (!t->obs.lookup)
+		return;
+	struct mmu_lookup_event ev = { .va = va, .cycles = (uint32_t)cycles, .count = count,
+				       .pcid = (uint16_t)pcid, .acc = (uint8_t)acc, .level = (uint8_t)l1,
+				       .outcome = (uint8_t)out, .array = (uint8_t)array, .user = user,
+				       .dirty_assist = assist };
+	if (e) {
+		ev.size = e->size;
+		ev.global = e->global;
+		ev.pa = (e->pfn << 12) + (va & ((1ULL << t->shift[e->size]) - 1));
+	}
+	t->obs.lookup(t->obs.ctx, &ev);
+}
+
+/* The timed access. `observe` is a compile-time constant at both call sites: the unobserved
+ * instance has no event code at all. */
+static inline __attribute__((always_inline)) uint64_t
+access_impl(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm, uint64_t va,
+	    enum mmu_access acc, bool user, const bool observe)
 {
 	unsigned pcid = mmu_pcid(regs);
 	/* i486-style unified L1: fetches look up the data TLB. */
@@ -459,16 +526,21 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 		size_t set = mru_set(m, vpn);
 		if (mru_hit(m->page[set], mru_key(vpn, pcid), acc)) {
 			t->st.level[l1].arrays[m->idx].hits[TLB_4K][acc]++;
+			if (observe)
+				emit_lookup(t, va, acc, user, pcid, l1, MMU_OUT_L1_HIT, m->idx, m->e[set], 0, false, 1);
 			return 0;
 		}
 	}
 	bool use_stlb = t->narr[MMU_STLB] && !(acc == MMU_FETCH && t->cfg.stlb_data_only);
 	uint64_t cycles = 0;
 	unsigned idx = 0;
+	enum mmu_lookup_outcome out = MMU_OUT_L1_HIT;
 	struct tlb_entry *e = level_lookup(t, l1, va, pcid, &idx);
 	if (e && !perms_allow(e, acc)) {
 		tlb_array_drop(t->arr[l1][idx], e->vpn, e->size, pcid);
 		mru_clear(t, l1);
+		if (observe)
+			emit_inv(t, MMU_INV_DROP, va, pcid, 1);
 		e = NULL;
 	}
 	if (e) {
@@ -481,6 +553,8 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 			struct tlb_entry *se = level_lookup(t, MMU_STLB, va, pcid, &sidx);
 			if (se && !perms_allow(se, acc)) {
 				tlb_array_drop(t->arr[MMU_STLB][sidx], se->vpn, se->size, pcid);
+				if (observe)
+					emit_inv(t, MMU_INV_DROP, va, pcid, 1);
 				se = NULL;
 			}
 			if (se) {
@@ -493,18 +567,25 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 				e = level_fill(t, l1, &copy);
 				if (!e)
 					e = se;
+				out = MMU_OUT_STLB_HIT;
+				idx = sidx;
 			} else {
 				t->st.level[MMU_STLB].misses[acc]++;
 			}
 		}
 		if (!e) {
 			e = walk_and_fill(t, regs, pm, va, acc, user, pcid, l1, &cycles);
+			out = MMU_OUT_WALK;
+			idx = 0;
 			if (!e) {
 				t->st.translation_cycles += cycles;
+				if (observe)
+					emit_lookup(t, va, acc, user, pcid, l1, MMU_OUT_FAULT, 0, NULL, cycles, false, 1);
 				return cycles;
 			}
 		}
 	}
+	bool assist = false;
 	if (acc == MMU_WRITE && !e->dirty) {
 		/* Dirty assist: the CPU re-walks with a locked update to set D in the leaf. */
 		struct walk_req req = { .va = va, .access = MMU_WRITE, .user = user };
@@ -522,9 +603,35 @@ uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, co
 		t->st.dirty_assists++;
 		t->st.assist_cycles += t->cfg.dirty_assist;
 		cycles += t->cfg.dirty_assist;
+		assist = true;
 	}
 	t->st.translation_cycles += cycles;
+	if (observe)
+		emit_lookup(t, va, acc, user, pcid, l1, out, idx, e, cycles, assist, 1);
 	return cycles;
+}
+
+static uint64_t access_observed(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
+				uint64_t va, enum mmu_access acc, bool user)
+{
+	return access_impl(t, regs, pm, va, acc, user, true);
+}
+
+uint64_t mmu_timing_access(struct mmu_timing *t, const struct mmu_regs *regs, const struct mmu_phys *pm,
+			   uint64_t va, enum mmu_access acc, bool user)
+{
+	if (__builtin_expect(t->obs_on, 0))
+		return access_observed(t, regs, pm, va, acc, user);
+	return access_impl(t, regs, pm, va, acc, user, false);
+}
+
+void mmu_timing_set_observer(struct mmu_timing *t, const struct mmu_observer *obs)
+{
+	if (obs)
+		t->obs = *obs;
+	else
+		memset(&t->obs, 0, sizeof(t->obs));
+	t->obs_on = t->obs.lookup || t->obs.walk || t->obs.inv;
 }
 
 void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fault)
@@ -551,6 +658,8 @@ void mmu_timing_invlpg(struct mmu_timing *t, uint64_t va, unsigned pcid, bool fa
 		t->st.flushes[FLUSH_INVLPG]++;
 		t->st.flushed_entries[FLUSH_INVLPG] += n;
 	}
+	if (t->obs_on)
+		emit_inv(t, fault ? MMU_INV_FAULT : MMU_INV_INVLPG, va, pcid, n);
 }
 
 void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned pcid)
@@ -579,6 +688,12 @@ void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned p
 	if (kind < FLUSH_NKINDS) {
 		t->st.flushes[kind]++;
 		t->st.flushed_entries[kind] += n;
+	}
+	if (t->obs_on && kind != FLUSH_INVLPG && kind < FLUSH_NKINDS) {
+		static const enum mmu_inv_kind map[FLUSH_NKINDS] = {
+			[FLUSH_PCID] = MMU_INV_PCID, [FLUSH_ALL] = MMU_INV_ALL,
+			[FLUSH_ALL_GLOBAL] = MMU_INV_ALL_GLOBAL };
+		emit_inv(t, map[kind], 0, pcid, n);
 	}
 }
 
@@ -618,12 +733,18 @@ uint64_t mmu_timing_fetch(struct mmu_timing *t, const struct mmu_regs *regs, con
 		if (m->a && mru_hit(m->page[mru_set(m, vpn)], mru_key(vpn, pcid), MMU_FETCH)) {
 			/* Every block hits the entry that is already the newest of its set. */
 			t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += blocks;
+			if (__builtin_expect(t->obs_on, 0))
+				emit_lookup(t, a < addr ? addr : a, MMU_FETCH, true, pcid, l1, MMU_OUT_L1_HIT, m->idx,
+					    m->e[mru_set(m, vpn)], 0, false, (uint32_t)blocks);
 		} else {
 			cycles += mmu_timing_access(t, regs, pm, a < addr ? addr : a, MMU_FETCH, true);
 			uint64_t left = blocks - 1;
-			if (left && m->a && mru_hit(m->page[mru_set(m, vpn)], mru_key(vpn, pcid), MMU_FETCH))
+			if (left && m->a && mru_hit(m->page[mru_set(m, vpn)], mru_key(vpn, pcid), MMU_FETCH)) {
 				t->st.level[l1].arrays[m->idx].hits[TLB_4K][MMU_FETCH] += left;
-			else
+				if (__builtin_expect(t->obs_on, 0))
+					emit_lookup(t, a + fb, MMU_FETCH, true, pcid, l1, MMU_OUT_L1_HIT, m->idx,
+						    m->e[mru_set(m, vpn)], 0, false, (uint32_t)left);
+			} else
 				for (uint64_t b = 1; b <= left; b++)
 					cycles += mmu_timing_access(t, regs, pm, a + b * fb, MMU_FETCH, true);
 		}

@@ -21,6 +21,7 @@
 
 #include "mmu_config.h"
 #include "walk.h"
+#include "mmu_event.h"
 
 enum mmu_level_id { MMU_ITLB, MMU_DTLB, MMU_STLB, MMU_NLEVELS };
 
@@ -95,6 +96,10 @@ void mmu_timing_flush(struct mmu_timing *t, enum mmu_flush_kind kind, unsigned p
  * entries of the new PCID go; with NOFLUSH set nothing is invalidated. Global entries survive
  * every CR3 write. Returns the PCID now current. */
 unsigned mmu_timing_cr3_write(struct mmu_timing *t, uint64_t new_cr3, bool pcide);
+
+/* Attaches an observer (mmu_event.h) that sees every lookup, walk and invalidation from now on;
+ * NULL detaches. The observer is copied. */
+void mmu_timing_set_observer(struct mmu_timing *t, const struct mmu_observer *obs);
 
 /* Self-check of every array. NULL if consistent. */
 const char *mmu_timing_check(const struct mmu_timing *t);

@@ -305,7 +305,8 @@ class Harness:
         """Run prog under mmuemu; return (Result, report path)."""
         d = self.fresh_dir('emu-' + tag)
         report = os.path.join(d, 'report')
-        cmd = [self.mmuemu, 'run'] + self.opts.mmuemu_arg + ['--report', report, '--', prog] + args
+        cmd = ([self.mmuemu, 'run', '--self-check'] + self.opts.mmuemu_arg +
+               ['--report', report, '--', prog] + args)
         r = run(cmd, self.env_for(d, env_extra), cwd or d, self.timeout, stdin)
         return r, report
 

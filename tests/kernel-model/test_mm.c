@@ -263,8 +263,17 @@ Test(fault, private_file_mapping_shares_page_cache_and_cows_on_write, .fini = te
 	cr_assert_neq(km_pte_pfn_of(leaf(a + 4096)), km_pte_pfn_of(leaf(b + 4096)));
 	host(a + 4096)[0] = 1;
 	cr_assert_eq(host(b + 4096)[0], buf[4096], "the page cache is not written by a private mapping");
-	cr_assert_eq(fault(a, PF_ERR_W, &info), KM_FAULT_OK);
+	/* Fault-around mapped the VMA's other page with the first read fault, so a write there is a
+	 * write-protect fault on the page-cache page: a COW copy. */
+	cr_assert(leaf(a) & PTE_P, "fault-around mapped page 0 with the fault on page 1");
+	cr_assert_eq(fault(a, PF_ERR_P | PF_ERR_W, &info), KM_FAULT_OK);
+	cr_assert_eq(info.kind, KM_FK_COW_COPY);
+	/* A write fault where nothing is mapped yet: do_cow_fault, a private copy at once. */
+	int64_t c = km_mmap(km, mm, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, f, 0);
+	cr_assert_gt(c, 0);
+	cr_assert_eq(fault(c, PF_ERR_W, &info), KM_FAULT_OK);
 	cr_assert_eq(info.kind, KM_FK_FILE_COW);
+	cr_assert_eq(memcmp(host(c), buf, 4096), 0);
 	km_file_put(km, f);
 	close(fd);
 }
