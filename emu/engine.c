@@ -156,8 +156,11 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t va, uc_mem_type type, uc_tlb_e
 			ec |= PF_ERR_W;
 			e->rmw_faults++;
 		}
+		uint64_t pgalloc0 = e->fault_fn ? km_stats(g->km)->pgalloc : 0;
 		enum km_fault_result res = km_handle_mm_fault(g->km, g->mm, va, ec, &info);
 		e->faults++;
+		if (e->fault_fn)
+			e->fault_fn(e->trace_ctx, va, ec, (int)res, &info, km_stats(g->km)->pgalloc - pgalloc0);
 		/* A #PF invalidates the faulting address's TLB and paging-structure-cache entries. */
 		if (e->timing)
 			mmu_timing_invlpg(e->timing, va, 0, true);
@@ -344,6 +347,8 @@ static void do_syscall64(struct engine *e)
 	for (int i = 0; i < 6; i++)
 		uc_reg_read(g->uc, regs[i], &a[i]);
 	int64_t ret = guest_syscall(g, nr, a);
+	if (e->syscall_fn)
+		e->syscall_fn(e->trace_ctx, nr, a, ret);
 	uc_reg_write(g->uc, UC_X86_REG_RAX, &ret);
 }
 
@@ -361,6 +366,8 @@ static void do_syscall32(struct engine *e)
 		a[i] = v;
 	}
 	int64_t ret = guest_syscall(g, nr, a);
+	if (e->syscall_fn)
+		e->syscall_fn(e->trace_ctx, nr, a, ret);
 	uint32_t r32 = (uint32_t)ret;
 	uc_reg_write(g->uc, UC_X86_REG_EAX, &r32);
 }
@@ -452,6 +459,41 @@ static void bcache_grow(struct engine *e)
 	e->bc_cap = ncap;
 }
 
+/* Fault time series: appends a sample; a full buffer keeps every other sample and doubles the
+ * interval, so the series always spans the whole run. */
+static void take_sample(struct engine *e)
+{
+	if (!e->ts) {
+		e->ts_next = UINT64_MAX;
+		return;
+	}
+	if (e->ts_n == e->ts_cap) {
+		size_t j = 0;
+		for (size_t i = 0; i < e->ts_n; i += 2)
+			e->ts[j++] = e->ts[i];
+		e->ts_n = j;
+		e->ts_every *= 2;
+	}
+	e->ts[e->ts_n++] = (struct engine_sample){ e->insns, km_stats(e->g.km)->pgfault, km_frames_in_use(e->g.km) };
+	e->ts_next = e->insns + e->ts_every;
+}
+
+int engine_sample_faults(struct engine *e, size_t max_samples)
+{
+	if (max_samples < 16)
+		max_samples = 16;
+	max_samples &= ~(size_t)1;
+	free(e->ts);
+	e->ts = calloc(max_samples, sizeof(*e->ts));
+	if (!e->ts)
+		return -1;
+	e->ts_cap = max_samples;
+	e->ts_n = 0;
+	e->ts_every = 4096;
+	e->ts_next = 0;
+	return 0;
+}
+
 static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
 	struct engine *e = ud;
@@ -487,6 +529,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 	}
 	if (e->opts.progress && (++e->blocks & 0xfffff) == 0)
 		engine_progress(e, false);
+	if (__builtin_expect(e->insns >= e->ts_next, 0))
+		take_sample(e);
 }
 
 static double now_seconds(void)
@@ -595,6 +639,8 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 {
 	struct guest *g = &e->g;
 	e->opts = *opts;
+	if (!e->ts)
+		e->ts_next = UINT64_MAX;   /* no fault time series unless engine_sample_faults */
 	unsigned major = 0, minor = 0;
 	uc_version(&major, &minor);
 	if (major < 2 || (major == 2 && minor < 1)) {
@@ -739,6 +785,8 @@ int engine_run(struct engine *e, uint64_t entry, uint64_t sp, char *err, size_t 
 		break;
 	}
 	e->end_time = now_seconds();
+	if (e->ts && (!e->ts_n || e->ts[e->ts_n - 1].insns != e->insns))
+		take_sample(e);   /* the end of the run */
 	if (e->opts.progress)
 		engine_progress(e, true);
 	return 0;
@@ -759,6 +807,8 @@ void engine_close(struct engine *e)
 		cs_close(&e->cs_detail);
 	free(e->bc);
 	e->bc = NULL;
+	free(e->ts);
+	e->ts = NULL;
 	mmu_timing_free(e->timing);
 	e->timing = NULL;
 	free(e->rmap);

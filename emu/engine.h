@@ -68,6 +68,23 @@ struct engine {
 	/* Listeners of the kernel model's events (km_event): engine_add_km_listener. */
 	struct { void (*fn)(void *ctx, const struct km_event *ev); void *ctx; } kml[ENGINE_MAX_OBSERVERS];
 	unsigned nkml;
+	/* Trace hooks (emu/trace.c), NULL when off: each page fault the fill hook handled (CR2,
+	 * error code, enum km_fault_result, frames the buddy allocator handed out meanwhile) and
+	 * each syscall once it returned. */
+	void (*fault_fn)(void *ctx, uint64_t cr2, uint32_t ec, int result, const struct km_fault_info *info,
+			 uint64_t frames);
+	void (*syscall_fn)(void *ctx, uint64_t nr, const uint64_t *args, int64_t ret);
+	void *trace_ctx;
+	/* Faults over time (engine_sample_faults), NULL when off: a sample every ts_every
+	 * instructions, thinned to every other one (and ts_every doubled) when ts_cap are taken. */
+	struct engine_sample *ts;
+	size_t ts_n, ts_cap;
+	uint64_t ts_every, ts_next;
+};
+
+/* One point of the fault time series: cumulative page faults and frames in use after insns. */
+struct engine_sample {
+	uint64_t insns, faults, frames;
 };
 
 /* Opens Unicorn for g->is64, maps modelled RAM, installs the hooks and (i386) the GDT. g->km
@@ -88,5 +105,8 @@ int engine_add_km_listener(struct engine *e, void (*fn)(void *ctx, const struct 
 /* The exit status a shell would see: the exit code, or 128 + the fatal signal. */
 int engine_exit_status(const struct engine *e);
 void engine_progress(struct engine *e, bool final);
+/* Records cumulative page faults and frames in use against instructions during engine_run (at
+ * most max_samples points, at least 16; the last one when the guest ends). -1 out of memory. */
+int engine_sample_faults(struct engine *e, size_t max_samples);
 
 #endif

@@ -25,6 +25,9 @@
 
 #include <linux/auxvec.h>
 
+#ifndef AT_SYSINFO
+#define AT_SYSINFO 32   /* i386 only (asm/auxvec.h of the 32-bit ABI) */
+#endif
 #ifndef AT_MINSIGSTKSZ
 #define AT_MINSIGSTKSZ 51
 #endif
@@ -176,6 +179,13 @@ int loader_load(struct loader_result *out, struct km *km, struct mm_struct *mm,
 		snprintf(err, errlen, "cannot create the stack VMA");
 		return r;
 	}
+	/* arch_setup_additional_pages: [vvar] and [vdso] (kernel-model/vdso.c). */
+	uint64_t sysinfo = 0;
+	int64_t vdso = km_map_vdso(km, mm, &sysinfo);
+	if (vdso < 0) {
+		snprintf(err, errlen, "cannot map the vDSO");
+		return (int)vdso;
+	}
 	struct stackw s = { km, mm, km_mm_stack_top(mm) - wsize, img->is64, 0 };
 	uint64_t execfn = push_string(&s, exec_name);
 	uint64_t *envaddr = calloc(envc + 1, sizeof(uint64_t));
@@ -201,7 +211,11 @@ int loader_load(struct loader_result *out, struct km *km, struct mm_struct *mm,
 	uint64_t random_addr = push_bytes(&s, rnd, sizeof(rnd));
 
 	uint64_t phdr = img->phdr_vaddr ? img->phdr_vaddr + load_bias : 0;
+	/* ARCH_DLINFO first: x86-64 AT_SYSINFO_EHDR; i386 (ARCH_DLINFO_IA32) AT_SYSINFO then
+	 * AT_SYSINFO_EHDR; both then AT_MINSIGSTKSZ. */
 	uint64_t auxv[][2] = {
+		{ img->is64 ? AT_SYSINFO_EHDR : AT_SYSINFO, img->is64 ? (uint64_t)vdso : sysinfo },
+		{ img->is64 ? AT_IGNORE : AT_SYSINFO_EHDR, img->is64 ? 0 : (uint64_t)vdso },
 		{ AT_MINSIGSTKSZ, img->is64 ? 3632 : 2560 },
 		{ AT_HWCAP, 0x178bfbffULL },
 		{ AT_PAGESZ, 4096 },
@@ -221,6 +235,11 @@ int loader_load(struct loader_result *out, struct km *km, struct mm_struct *mm,
 		{ AT_NULL, 0 },
 	};
 	size_t nauxv = sizeof(auxv) / sizeof(auxv[0]);
+	if (img->is64) {
+		/* x86-64 has one ARCH_DLINFO entry fewer: drop the AT_IGNORE placeholder. */
+		memmove(auxv[1], auxv[2], (nauxv - 2) * sizeof(auxv[0]));
+		nauxv--;
+	}
 	/* uid/gid as the host reports them. */
 	for (size_t i = 0; i < nauxv; i++) {
 		switch (auxv[i][0]) {

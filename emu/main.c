@@ -20,6 +20,10 @@
 #include "loader.h"
 #include "report.h"
 #include "config.h"
+#include "sweep.h"
+#include "trace.h"
+#include "trace_read.h"
+#include "plot.h"
 
 #ifndef MMUEMU_VERSION
 #define MMUEMU_VERSION "unknown"
@@ -34,6 +38,9 @@ static void usage(FILE *out)
 	fprintf(out,
 "Usage: mmuemu run [OPTIONS] -- PROGRAM [ARGS...]\n"
 "       mmuemu cpus [--cpu-file FILE] [NAME]   list CPU presets (or show one in detail)\n"
+"       mmuemu sweep [OPTIONS] SPEC           run a grid of configurations over guests\n"
+"                                             ('mmuemu sweep --help', docs/sweep.md)\n"
+"       mmuemu trace dump|stats|top [OPTIONS] FILE   read a trace ('mmuemu trace --help')\n"
 "       mmuemu --help | --version\n"
 "\n"
 "Runs a static i386 or x86-64 Linux program (ET_EXEC or static-PIE) on Unicorn, with mmuemu's\n"
@@ -78,6 +85,8 @@ static void usage(FILE *out)
 "  --max-insns N         stop the guest after N instructions\n"
 "  --progress            print progress (instructions, MIPS, faults) every 2 s on stderr\n"
 "\n"
+TRACE_RUN_HELP
+RUNPLOT_RUN_HELP
 "Report (printed when the guest ends):\n"
 "  --report FILE         write the report to FILE instead of stderr\n"
 "  --report-format FMT   text (default) or json (schema: docs/report-schema.md)\n"
@@ -251,6 +260,8 @@ static int cmd_run(int argc, char **argv)
 		{ "kcost", required_argument, NULL, OPT_KCOST },
 		{ "self-check", no_argument, NULL, OPT_SELF_CHECK },
 		{ "no-zero-page", no_argument, NULL, OPT_NO_ZERO_PAGE },
+		TRACE_LONG_OPTIONS,
+		RUNPLOT_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -272,10 +283,22 @@ static int cmd_run(int argc, char **argv)
 	unsigned noverrides = 0;
 	char cerr[512];
 	static struct mmu_config cpu;
+	struct trace_cli tcli = TRACE_CLI_INIT;
+	struct runplot_cli pcli = RUNPLOT_CLI_INIT;
 	int c;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c >= RUNPLOT_OPT_BASE && c < RUNPLOT_OPT_BASE + RUNPLOT_OPT_N) {
+			if (!runplot_cli_option(&pcli, c, optarg, cerr, sizeof(cerr)))
+				die_usage("%s", cerr);
+			continue;
+		}
+		if (c >= TRACE_OPT_BASE && c < TRACE_OPT_BASE + TRACE_OPT_N) {
+			if (!trace_cli_option(&tcli, c, optarg, cerr, sizeof(cerr)))
+				die_usage("%s", cerr);
+			continue;
+		}
 		switch (c) {
 		case OPT_PAGING:
 			if (strcmp(optarg, "2level") && strcmp(optarg, "pae") && strcmp(optarg, "4level") &&
@@ -375,6 +398,12 @@ static int cmd_run(int argc, char **argv)
 		die_usage("%s", "--max-insns needs instruction counting (drop --no-icount)");
 	if (!eo.count_insns && !functional)
 		die_usage("%s", "--no-icount is only available with --model functional");
+	if (!trace_cli_check(&tcli, cerr, sizeof(cerr)))
+		die_usage("%s", cerr);
+	if (!runplot_cli_check(&pcli, functional, cerr, sizeof(cerr)))
+		die_usage("%s", cerr);
+	if (functional && tcli.path)
+		die_usage("%s", "--trace records the timing model's events; it makes no sense with --model functional");
 	if (functional && (cpu_name || noverrides))
 		die_usage("%s", "--cpu and --set choose the timing model; they make no sense with --model functional");
 	if (!functional) {
@@ -487,11 +516,27 @@ static int cmd_run(int argc, char **argv)
 	guest_fds_init(g);
 	struct km_file *kf = km_file_get(km, ef.fd);
 	int status = 1;
+	struct trace_writer *tracer = NULL;
+	struct runplot *rplot = NULL;
 	if (!g->mm || !kf) {
 		fprintf(stderr, "%s: cannot set up the address space: %s\n", prog_name, strerror(errno ? errno : ENOMEM));
 		goto out;
 	}
 	if (engine_init(&e, &eo, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", prog_name, err);
+		goto out;
+	}
+	if (tcli.path) {
+		struct trace_run_desc td = { path, argc - optind, argv + optind, paging_name(kc.paging), kc.mem_bytes };
+		tracer = trace_open(&e, tcli.path, &tcli.flt, &td, err, sizeof(err));
+		if (!tracer) {
+			fprintf(stderr, "%s: %s\n", prog_name, err);
+			status = 2;
+			goto out;
+		}
+	}
+	rplot = runplot_start(&e, &pcli, err, sizeof(err));
+	if (!rplot && err[0]) {
 		fprintf(stderr, "%s: %s\n", prog_name, err);
 		goto out;
 	}
@@ -521,6 +566,14 @@ static int cmd_run(int argc, char **argv)
 			status = 1;
 		}
 	}
+	if (rplot && runplot_finish(rplot, &e, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", prog_name, err);
+		status = 1;
+	}
+	if (tracer && trace_close(tracer, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: --trace %s: %s\n", prog_name, tcli.path, err);
+		status = 1;
+	}
 	fflush(stdout);
 	if (g->fatal_signal == SIGSEGV || g->fatal_signal == SIGBUS) {
 		fprintf(stderr, "%s: killed by %s at %#llx (pc %#llx)\n", path, g->fatal_signal == SIGSEGV ? "SIGSEGV" : "SIGBUS",
@@ -534,6 +587,7 @@ static int cmd_run(int argc, char **argv)
 	if (rout) {
 		struct run_info ri = { path, argc - optind, argv + optind, "", kc.mem_bytes, status };
 		ri.paging = paging_name(kc.paging);
+		ri.mrc = runplot_mrc(rplot);
 		if (report_write(rout, rfmt, &e, &ri) != 0)
 			fprintf(stderr, "%s: writing the report failed\n", prog_name);
 	}
@@ -542,6 +596,8 @@ out:
 		fclose(rout);
 	guest_fds_close_all(g);
 	engine_close(&e);
+	trace_free(tracer);
+	runplot_free(rplot);
 	if (g->mm)
 		km_mm_free(km, g->mm);
 	km_free(km);
@@ -568,6 +624,10 @@ int main(int argc, char **argv)
 	config_registry_init(&cpu_registry);
 	if (!strcmp(argv[1], "cpus"))
 		return cmd_cpus(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sweep"))
+		return sweep_main(argc - 1, argv + 1, &cpu_registry);
+	if (!strcmp(argv[1], "trace"))
+		return trace_command(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run")) {
 		/* A guest writing to a closed pipe gets EPIPE (and its own SIGPIPE from the syscall
 		 * layer); mmuemu itself must not die of it. */

@@ -239,6 +239,62 @@ static json_object *json_timing(const struct engine *e)
 	return t;
 }
 
+#define MRC_REPORT_POINTS 48
+
+/* The miss-rate curves (--mrc, docs/mrc.md) at powers of two, the configured size and the max. */
+static void text_mrc(FILE *out, const struct mrc *m)
+{
+	fprintf(out, "miss-rate curve %s lookups, fully associative LRU of 1..%u entries per page size (docs/mrc.md)\n",
+		mmu_level_name((enum mmu_level_id)mrc_level(m)), mrc_max(m));
+	for (int s = 0; s < TLB_NSIZES; s++) {
+		uint64_t refs = mrc_refs(m, (enum tlb_size)s);
+		if (!refs)
+			continue;
+		unsigned pts[MRC_REPORT_POINTS], conf = mrc_configured(m, (enum tlb_size)s);
+		unsigned n = mrc_report_sizes(m, (enum tlb_size)s, pts, MRC_REPORT_POINTS);
+		fprintf(out, "  %s pages: %llu lookups, %llu cold (miss at every size)\n", size_names[s],
+			(unsigned long long)refs, (unsigned long long)mrc_cold(m, (enum tlb_size)s));
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t miss = mrc_misses(m, (enum tlb_size)s, pts[i]);
+			fprintf(out, "    %7u entries %14llu misses %9.4f%%%s\n", pts[i], (unsigned long long)miss,
+				100.0 * ratio(miss, refs), pts[i] == conf ? "  (configured size)" : "");
+		}
+	}
+}
+
+static json_object *json_mrc(const struct mrc *m)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "level", json_object_new_string(mmu_level_name((enum mmu_level_id)mrc_level(m))));
+	json_object_object_add(o, "max_entries", json_object_new_uint64(mrc_max(m)));
+	json_object *bys = json_object_new_object();
+	for (int s = 0; s < TLB_NSIZES; s++) {
+		uint64_t refs = mrc_refs(m, (enum tlb_size)s);
+		if (!refs)
+			continue;
+		json_object *so = json_object_new_object();
+		json_object_object_add(so, "lookups", json_object_new_uint64(refs));
+		json_object_object_add(so, "cold_misses", json_object_new_uint64(mrc_cold(m, (enum tlb_size)s)));
+		json_object_object_add(so, "configured_entries",
+				       json_object_new_uint64(mrc_configured(m, (enum tlb_size)s)));
+		unsigned pts[MRC_REPORT_POINTS];
+		unsigned n = mrc_report_sizes(m, (enum tlb_size)s, pts, MRC_REPORT_POINTS);
+		json_object *arr = json_object_new_array();
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t miss = mrc_misses(m, (enum tlb_size)s, pts[i]);
+			json_object *po = json_object_new_object();
+			json_object_object_add(po, "entries", json_object_new_uint64(pts[i]));
+			json_object_object_add(po, "misses", json_object_new_uint64(miss));
+			json_object_object_add(po, "miss_rate", json_object_new_double(ratio(miss, refs)));
+			json_object_array_add(arr, po);
+		}
+		json_object_object_add(so, "points", arr);
+		json_object_object_add(bys, size_names[s], so);
+	}
+	json_object_object_add(o, "by_page_size", bys);
+	return o;
+}
+
 static int write_text(FILE *out, const struct engine *e, const struct run_info *ri)
 {
 	const struct guest *g = &e->g;
@@ -293,7 +349,9 @@ static int write_text(FILE *out, const struct engine *e, const struct run_info *
 		(unsigned long long)km_cycles(km));
 	if (e->timing)
 		text_timing(out, e);
-	else
+	if (e->timing && ri->mrc)
+		text_mrc(out, ri->mrc);
+	if (!e->timing)
 		fprintf(out, "timing model   off (--model functional)\n");
 	fprintf(out, "syscalls       %llu\n", (unsigned long long)g->syscalls_total);
 	for (unsigned nr = 0; nr < GUEST_MAX_SYSCALL; nr++) {
@@ -430,6 +488,7 @@ static int write_json(FILE *out, const struct engine *e, const struct run_info *
 	json_object_object_add(root, "syscalls", sc);
 
 	json_object_object_add(root, "timing", e->timing ? json_timing(e) : NULL);
+	json_object_object_add(root, "mrc", ri->mrc ? json_mrc(ri->mrc) : NULL);
 
 	json_object *kmo = json_object_new_object();
 	struct stat_ctx c = { NULL, kmo };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "mrc.h"
 
 enum report_format { REPORT_TEXT, REPORT_JSON };
 
@@ -15,6 +16,7 @@ struct run_info {
 	const char *paging;        /* paging mode name */
 	unsigned long long mem_bytes;
 	int exit_status;
+	const struct mrc *mrc;     /* one-pass miss-rate curves (--mrc), or NULL */
 };
 
 /* Writes the report for a finished run. 0, or -1 if writing failed. */

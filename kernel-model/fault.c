@@ -384,7 +384,13 @@ enum km_fault_result km_handle_mm_fault(struct km *km, struct mm_struct *mm, uin
 	uint64_t pte = pte_read(km, slot);
 	if (pte == 0 && (vma->vm_flags & VM_HUGEPAGE))
 		km->stats.huge_fallback++;
-	if (pte == 0) {
+	if (pte == 0 && vma->special) {
+		/* vdso_fault / vvar_fault: the kernel's own page, read-only. */
+		pte_write(km, slot, km_mk_pte(km, km_special_pfn(km, vma, addr),
+					      vma->vm_page_prot | PTE_A));
+		kind = KM_FK_SPECIAL;
+		res = KM_FAULT_OK;
+	} else if (pte == 0) {
 		if (!vma->vm_file)
 			res = do_anonymous_page(km, mm, vma, slot, write, &kind);
 		else

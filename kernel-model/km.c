@@ -163,6 +163,24 @@ static void slab_event(void *ctx, const struct kmem_cache *c, int kind, uint64_t
 
 struct slab_system *km_slab(struct km *km) { return km->slab; }
 
+/* Every block the buddy allocator hands out or takes back: splits charged (page_split each), and
+ * reported as a KM_EV_PAGE_ALLOC / KM_EV_PAGE_FREE event. */
+static void page_event(void *ctx, bool alloc, uint64_t pfn, unsigned order, enum zone_type zone,
+		       int migratetype, unsigned long splits)
+{
+	struct km *km = ctx;
+	if (splits) {
+		km->stats.page_splits += splits;
+		km->cycles += splits * km->cfg.costs.page_split;
+	}
+	if (km->ops.event) {
+		struct km_event ev = { .pfn = pfn, .kind = (uint8_t)(alloc ? KM_EV_PAGE_ALLOC : KM_EV_PAGE_FREE),
+				       .order = (uint8_t)order, .zone = (int8_t)zone,
+				       .migratetype = (int8_t)migratetype };
+		km->ops.event(km->ops.ctx, &ev);
+	}
+}
+
 struct km *km_new(const struct km_config *cfg, char *err, size_t errlen)
 {
 	uint64_t cr0, cr4, efer;
@@ -220,10 +238,13 @@ struct km *km_new(const struct km_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	km->pgdat.phys = km->phys;
+	km->pgdat.ops.event = page_event;
+	km->pgdat.ops.ctx = km;
 	/* empty_zero_page lives in the kernel image (bss) in Linux: take a reserved frame. */
 	km->zero_pfn = (KM_RESERVED_BYTES >> PAGE_SHIFT) - 1;
 	struct page *zp = km_pfn_page(km, km->zero_pfn);
 	zp->flags |= PG_KM_KERNEL;
+	km_vdso_init(km);
 	/* The slab allocator (slub.c) with one CPU, and pgd_cache under PAE (pgtable_cache_init). */
 	km->slab = slab_system_new(&km->pgdat, 1, cfg->arch == KM_ARCH_X86_64 ? 8 : 4,
 				   cfg->arch == KM_ARCH_X86_64 ? 0xffff888000000000ULL : 0xc0000000ULL);
@@ -245,6 +266,9 @@ struct km *km_new(const struct km_config *cfg, char *err, size_t errlen)
 		free(km);
 		return NULL;
 	}
+	/* Watermarks, lowmem_reserve and the real per-CPU pagesets, after the boot-time reservations
+	 * (Linux: the postcore initcall init_per_zone_wmark_min; page_alloc.h). */
+	init_per_zone_wmark_min(&km->pgdat);
 	return km;
 }
 

@@ -30,8 +30,12 @@
 #define VM_MAYEXEC     0x00000040ULL
 #define VM_MAYSHARE    0x00000080ULL
 #define VM_GROWSDOWN   0x00000100ULL
+#define VM_PFNMAP      0x00000400ULL
+#define VM_IO          0x00004000ULL
 #define VM_DONTEXPAND  0x00040000ULL
+#define VM_DONTDUMP    0x04000000ULL
 #define VM_ACCOUNT     0x00100000ULL
+#define VM_NORESERVE   0x00200000ULL
 #define VM_HUGEPAGE    0x20000000ULL  /* faults install huge pages where they fit (kmodel.h policy;
                                          Linux: MADV_HUGEPAGE, here also MAP_HUGETLB) */
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
@@ -58,6 +62,10 @@ struct km_file {
 	size_t pc_cap, pc_used;
 };
 
+/* Special mappings (vdso.c): pages the kernel provides, installed by the mapping's own fault
+ * handler. */
+enum km_special { KM_SPECIAL_NONE = 0, KM_SPECIAL_VVAR, KM_SPECIAL_VDSO };
+
 struct vm_area_struct {
 	uint64_t vm_start, vm_end;     /* [vm_start, vm_end), page aligned */
 	uint64_t vm_flags;             /* VM_* */
@@ -68,6 +76,7 @@ struct vm_area_struct {
 	uint64_t avc_obj;              /* its anon_vma_chain object (slab) */
 	uint64_t obj;                  /* the vm_area_struct object (slab) */
 	uint64_t lock_obj;             /* its vma_lock object (x86-64; 0 on i386) */
+	enum km_special special;       /* [vvar] / [vdso], else KM_SPECIAL_NONE */
 };
 
 struct mm_struct {
@@ -79,6 +88,7 @@ struct mm_struct {
 	int map_count;                 /* VMAs in mm_mt (Linux mm->map_count) */
 	uint64_t task_size, stack_top, mmap_base;
 	uint64_t start_brk, brk;
+	uint64_t vdso_base;             /* the [vdso] mapping's address (0: none) */
 	uint64_t rss_anon, rss_file;   /* pages currently mapped (a huge page counts its 4 KiB pages) */
 	uint64_t pt_pages;             /* page-table pages of this mm, all levels */
 	uint64_t nr_huge;              /* large leaves (PS=1) in this mm's page tables */
@@ -94,6 +104,7 @@ struct km {
 	uint64_t phys_size;
 	struct pglist_data pgdat;
 	uint64_t zero_pfn;
+	uint64_t vdso_pfn, vvar_pfn;   /* vdso.c: the vDSO image's frames and the vvar page */
 	struct km_file *files;
 	struct km_ops ops;
 	struct km_stats stats;
@@ -261,6 +272,9 @@ static inline struct vm_area_struct *vma_iter_next(struct vma_iterator *vmi) { r
 struct vm_area_struct *vma_alloc(struct km *km);
 void vma_free(struct km *km, struct vm_area_struct *vma);
 struct vm_area_struct *vma_dup(struct km *km, const struct vm_area_struct *v);
+/* vdso.c */
+void km_vdso_init(struct km *km);
+uint64_t km_special_pfn(const struct km *km, const struct vm_area_struct *vma, uint64_t addr);
 /* Links vma (its range must be free) into the tree; false when a tree node could not be had. */
 bool vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
 /* Unlinks vma from the tree (never fails); the caller frees it. */

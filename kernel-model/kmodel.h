@@ -250,6 +250,10 @@ void km_mm_set_read_implies_exec(struct mm_struct *mm, bool on);
 
 /* get_unmapped_area for len bytes without a hint (top-down below mmap_base); 0 if none. */
 uint64_t km_get_unmapped_area(struct mm_struct *mm, uint64_t len);
+/* Maps [vvar] and [vdso] (vdso.c) top-down below mmap_base, as load_elf_binary does after the
+ * segments and brk. Returns the vDSO's address (AT_SYSINFO_EHDR) or -ENOMEM; *sysinfo is the
+ * i386 __kernel_vsyscall address (AT_SYSINFO), 0 on x86-64. */
+int64_t km_map_vdso(struct km *km, struct mm_struct *mm, uint64_t *sysinfo);
 
 /* Protections and flags, with Linux's values (PROT_*, MAP_*, MREMAP_*, MADV_* from <sys/mman.h>). */
 
@@ -328,6 +332,14 @@ bool km_access_ok(struct km *km, struct mm_struct *mm, uint64_t addr, uint64_t n
  * (COMM) total-vm:NkB, anon-rss:NkB, file-rss:NkB, shmem-rss:0kB, UID:0 pgtables:NkB
  * oom_score_adj:0" for the task owning mm. */
 void km_oom_message(struct km *km, struct mm_struct *mm, int pid, const char *comm, char *buf, size_t len);
+
+/* /proc files (procfs.c), printed from the model's state in Linux 6.12's formats:
+ * "buddyinfo", "pagetypeinfo", "zoneinfo", "slabinfo", "meminfo". km_proc_names is
+ * NULL-terminated. km_proc_show prints /proc/NAME to out; mm is the task whose mappings count
+ * as AnonPages/Mapped (NULL: none). Returns 0, or -1 for an unknown name (nothing printed). */
+extern const char *const km_proc_names[];
+bool km_proc_known(const char *name);
+int km_proc_show(struct km *km, struct mm_struct *mm, const char *name, FILE *out);
 
 /* Live and peak frames in use (allocated from the buddy allocator) and the VMA list dump. */
 uint64_t km_frames_in_use(const struct km *km);

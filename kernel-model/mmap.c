@@ -194,9 +194,15 @@ static int64_t do_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint6
 		return -ENOMEM;
 	v->vm_start = addr;
 	v->vm_end = addr + plen;
-	v->vm_flags = calc_vm_flags(prot, flags) | (file ? 0 : VM_ACCOUNT);
-	if (!file && (v->vm_flags & VM_SHARED))
-		v->vm_flags &= ~VM_ACCOUNT;
+	v->vm_flags = calc_vm_flags(prot, flags);
+	/* MAP_NORESERVE is honoured under the default overcommit heuristic; accountable_mapping:
+	 * private writable mappings (file or anonymous) are charged and carry VM_ACCOUNT, which
+	 * later keeps them from merging with never-writable neighbours (a RELRO range after its
+	 * mprotect stays a VMA of its own, as in Linux). */
+	if (flags & MAP_NORESERVE)
+		v->vm_flags |= VM_NORESERVE;
+	if ((v->vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE)
+		v->vm_flags |= VM_ACCOUNT;
 	if (huge_size)
 		v->vm_flags |= VM_HUGEPAGE;
 	v->vm_page_prot = vm_get_page_prot(km, v->vm_flags);
@@ -238,8 +244,13 @@ static uint64_t mprotect_flags(uint64_t vm_flags, int prot)
 	uint64_t nf = vm_flags & ~VM_ACCESS_FLAGS;
 	if (prot & PROT_READ)
 		nf |= VM_READ;
-	if (prot & PROT_WRITE)
+	if (prot & PROT_WRITE) {
 		nf |= VM_WRITE;
+		/* mprotect_fixup: a private mapping becoming writable is charged (VM_ACCOUNT), and
+		 * keeps the flag when it is made read-only again. */
+		if (!(vm_flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE)))
+			nf |= VM_ACCOUNT;
+	}
 	if (prot & PROT_EXEC)
 		nf |= VM_EXEC;
 	return nf;

@@ -47,11 +47,28 @@
  *     lists; nr_free_highatomic = pages on the HIGHATOMIC lists;
  *   - an allocated block's first page has _refcount >= 1, its other pages 0; free pages 0.
  *
+ * PER-CPU LISTS (one CPU)
+ * Orders 0..PAGE_ALLOC_COSTLY_ORDER and pageblock_order (THP) are served from zone->pcp, one list
+ * per (order, migratetype). An empty list is refilled with rmqueue_bulk(): nr_pcp_alloc() blocks
+ * taken from the buddy lists one at a time with __rmqueue() and added to the list's tail; the
+ * allocation takes the head. A free of such an order puts the block at the head of its list;
+ * when pcp->count reaches the (auto-tuned) high mark, free_pcppages_bulk() gives nr_pcp_free()
+ * pages back to the buddy lists, taking the lists round-robin from the freed block's list, the
+ * oldest (tail) block first. Pages on pcp lists are allocated as far as the buddy is concerned:
+ * they are not PageBuddy and not in NR_FREE_PAGES.
+ *
+ * WATERMARKS
+ * get_page_from_freelist() skips a zone that fails zone_watermark_fast() at the mark the
+ * allocation's flags select: LOW in the fast path, MIN in the slow path. lowmem_reserve keeps
+ * lower zones for the allocations that can only use them (see alloc_pages() in page_alloc.h).
+ *
  * SIMPLIFICATIONS AGAINST LINUX 6.12 (each also noted where it applies):
- *   - no per-CPU lists yet: every order goes straight to the buddy lists (rmqueue(),
- *     free_unref_page() mark the place); no bulk refill, so __rmqueue's mode memo is not needed;
- *   - no watermarks yet: zone_watermark_fast() always passes, boost_watermark() is not called, no
- *     slow path (reclaim, compaction, OOM, highatomic reserve/unreserve);
+ *   - one CPU; the vmstat worker's decay_pcp_high() and drain_local_pages are not run
+ *     periodically; there is no pcp spin lock, so trylock never fails;
+ *   - no reclaim, kswapd or compaction: the slow path is one retry at the min watermark with the
+ *     reserves gfp_to_alloc_flags grants, a drain of the pcp lists for callers that could enter
+ *     direct reclaim (as __alloc_pages_direct_reclaim does when reclaim finds nothing), and then
+ *     failure; no watermark boosting (boost_watermark()), no highatomic reserve/unreserve;
  *   - no CMA, no memory isolation, no page reporting, no debug_pagealloc guard pages, no
  *     page shuffling, no deferred struct-page init;
  *   - "movable pages" counted by try_to_steal_block are PG_lru pages (Linux also counts
@@ -88,6 +105,13 @@ const char *const migratetype_names[MIGRATE_TYPES] = {
 #define ALLOC_NOFRAGMENT	0x100	/* avoid mixing pageblock types */
 #define ALLOC_HIGHATOMIC	0x200	/* may use MIGRATE_HIGHATOMIC */
 #define ALLOC_KSWAPD		0x800	/* may wake kswapd; same bit as __GFP_KSWAPD_RECLAIM */
+/* flags that give access to reserves below the min watermark */
+#define ALLOC_RESERVES	(ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM)
+
+#define SWAP_CLUSTER_MAX	32UL
+#define MIN_PERCPU_PAGELIST_HIGH_FRACTION 8
+#define BOOT_PAGESET_HIGH	0
+#define BOOT_PAGESET_BATCH	1
 
 /* free-page-internal flags (mm/page_alloc.c fpi_t) */
 typedef unsigned fpi_t;
@@ -366,7 +390,6 @@ static void split_large_buddy(struct zone *zone, struct page *page, uint64_t pfn
 static void free_one_page(struct zone *zone, struct page *page, uint64_t pfn, unsigned order,
 			  fpi_t fpi_flags)
 {
-	zone->stats.free[order]++;
 	split_large_buddy(zone, page, pfn, order, fpi_flags);
 }
 
@@ -390,6 +413,7 @@ static unsigned long expand(struct zone *zone, struct page *page, unsigned low, 
 		set_buddy_order(&page[size], high);
 		nr_added += size;
 		zone->stats.splits++;
+		zone->zone_pgdat->stats.splits++;
 	}
 	return nr_added;
 }
@@ -621,67 +645,378 @@ static struct page *__rmqueue_steal(struct zone *zone, int order, int start_mt)
 
 /*
  * Take a block from the zone's buddy lists: own type first, then claim, then steal (CMA is not
- * configured). Linux remembers in *mode which step worked for rmqueue_bulk's next round; with no
- * bulk refill yet every call starts at the first step.
+ * configured). *mode remembers which step worked, so that rmqueue_bulk's next round starts there:
+ * after a steal, the own lists are known to be empty; a claim refilled them.
  */
-static struct page *__rmqueue(struct zone *zone, unsigned order, int migratetype,
-			      unsigned alloc_flags)
-{
-	struct page *page = __rmqueue_smallest(zone, order, migratetype);
+enum rmqueue_mode { RMQUEUE_NORMAL, RMQUEUE_CLAIM, RMQUEUE_STEAL };
 
-	if (page)
-		return page;
-	page = __rmqueue_claim(zone, (int)order, migratetype, alloc_flags);
-	if (page)
-		return page;
-	if (!(alloc_flags & ALLOC_NOFRAGMENT))
-		page = __rmqueue_steal(zone, (int)order, migratetype);
-	return page;
+static struct page *__rmqueue(struct zone *zone, unsigned order, int migratetype,
+			      unsigned alloc_flags, enum rmqueue_mode *mode)
+{
+	struct page *page;
+
+	switch (*mode) {
+	case RMQUEUE_NORMAL:
+		page = __rmqueue_smallest(zone, order, migratetype);
+		if (page)
+			return page;
+		/* fall through */
+	case RMQUEUE_CLAIM:
+		page = __rmqueue_claim(zone, (int)order, migratetype, alloc_flags);
+		if (page) {
+			*mode = RMQUEUE_NORMAL;
+			return page;
+		}
+		/* fall through */
+	case RMQUEUE_STEAL:
+		if (!(alloc_flags & ALLOC_NOFRAGMENT)) {
+			page = __rmqueue_steal(zone, (int)order, migratetype);
+			if (page) {
+				*mode = RMQUEUE_STEAL;
+				return page;
+			}
+		}
+	}
+	return NULL;
 }
 
 static struct page *rmqueue_buddy(struct zone *zone, unsigned order, unsigned alloc_flags,
 				  int migratetype)
 {
 	struct page *page = NULL;
+	enum rmqueue_mode rmqm = RMQUEUE_NORMAL;
 
 	if (alloc_flags & ALLOC_HIGHATOMIC)
 		page = __rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC);
 	if (!page) {
-		page = __rmqueue(zone, order, migratetype, alloc_flags);
+		page = __rmqueue(zone, order, migratetype, alloc_flags, &rmqm);
 		/* OOM victims and atomic requests may dip into the HIGHATOMIC reserve */
 		if (!page && (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK)))
 			page = __rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC);
-		if (!page)
-			return NULL;
 	}
-	zone->stats.alloc[order]++;
 	return page;
 }
 
-static struct page *rmqueue(struct zone *zone, unsigned order, unsigned alloc_flags, int migratetype)
-{
-	/*
-	 * pcp (next issue): if pcp_allowed_order(order), try rmqueue_pcplist() first, which refills
-	 * the per-CPU list with rmqueue_bulk() when it is empty.
-	 */
-	struct page *page = rmqueue_buddy(zone, order, alloc_flags, migratetype);
+/* ---- per-CPU page lists ---------------------------------------------------------------------- */
 
-	if (!page)
-		zone->stats.alloc_fail++;
+/* Orders that go through the pcp lists: the cheap ones, and the PMD (THP) order. */
+static inline bool pcp_allowed_order(const struct pglist_data *pgdat, unsigned order)
+{
+	return order <= PAGE_ALLOC_COSTLY_ORDER || order == pgdat->pageblock_order;
+}
+
+static inline int order_to_pindex(int migratetype, unsigned order)
+{
+	if (order > PAGE_ALLOC_COSTLY_ORDER)	/* THP: one list for movable, one for the rest */
+		return NR_LOWORDER_PCP_LISTS + (migratetype == MIGRATE_MOVABLE);
+	return MIGRATE_PCPTYPES * (int)order + migratetype;
+}
+
+static inline unsigned pindex_to_order(const struct pglist_data *pgdat, int pindex)
+{
+	if (pindex >= NR_LOWORDER_PCP_LISTS)
+		return pgdat->pageblock_order;
+	return (unsigned)(pindex / MIGRATE_PCPTYPES);
+}
+
+static inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+static inline int max_int(int a, int b) { return a > b ? a : b; }
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+/*
+ * Take `count` blocks of `order` from the buddy lists, one __rmqueue() at a time, onto the tail
+ * of a pcp list (so it is in pfn order when expand() split one big block). Returns how many.
+ */
+static int rmqueue_bulk(struct zone *zone, unsigned order, int count, struct list_head *list,
+			int migratetype, unsigned alloc_flags)
+{
+	enum rmqueue_mode rmqm = RMQUEUE_NORMAL;
+	int i;
+
+	for (i = 0; i < count; i++) {
+		struct page *page = __rmqueue(zone, order, migratetype, alloc_flags, &rmqm);
+
+		if (!page)
+			break;
+		list_add_tail(&page->pcp_list, list);
+	}
+	zone->stats.pcp_refills++;
+	zone->stats.pcp_refill_pages += (unsigned long)i << order;
+	return i;
+}
+
+/*
+ * How many blocks a refill takes (nr_pcp_alloc): batch, doubled for each order-0 refill since the
+ * last free (alloc_factor, up to 2^PCP_BATCH_SCALE_MAX), capped by the room below high; for
+ * order > 0, batch >> order but at least 2. A boot pageset (high < batch) takes one.
+ */
+static int nr_pcp_alloc(struct per_cpu_pages *pcp, struct zone *zone, unsigned order)
+{
+	int base_batch = pcp->batch, batch, max_nr_alloc;
+	int high_min = pcp->high_min, high_max = pcp->high_max;
+	int high = pcp->high = clamp_int(pcp->high, high_min, high_max);
+
+	if (high < base_batch)
+		return 1;
+	batch = order ? base_batch : base_batch << pcp->alloc_factor;
+
+	/* a larger high would have avoided this refill: grow it, unless memory is short */
+	if (high_min != high_max && !(zone->flags & ZONE_BELOW_HIGH))
+		high = pcp->high = min_int(high + base_batch, high_max);
+
+	if (!order) {
+		max_nr_alloc = max_int(high - pcp->count - base_batch, base_batch);
+		if (batch <= max_nr_alloc && pcp->alloc_factor < PCP_BATCH_SCALE_MAX)
+			pcp->alloc_factor++;
+		batch = min_int(batch, max_nr_alloc);
+	}
+	if (batch > 1)
+		batch = max_int(batch >> order, 2);
+	return batch;
+}
+
+static struct page *rmqueue_pcplist(struct zone *zone, unsigned order, int migratetype,
+				    unsigned alloc_flags)
+{
+	struct per_cpu_pages *pcp = &zone->pcp;
+	struct list_head *list = &pcp->lists[order_to_pindex(migratetype, order)];
+
+	pcp->free_count >>= 1;	/* allocating: later frees drain in smaller chunks */
+	if (list_empty(list)) {
+		int alloced = rmqueue_bulk(zone, order, nr_pcp_alloc(pcp, zone, order), list,
+					   migratetype, alloc_flags);
+
+		pcp->count += alloced << order;
+		if (list_empty(list))
+			return NULL;
+	}
+	struct page *page = list_first_entry(list, struct page, pcp_list);
+	list_del(&page->pcp_list);
+	pcp->count -= 1 << order;
+	zone->stats.pcp_alloc++;
 	return page;
 }
 
 /*
- * WATERMARK HOOK (next issue): Linux checks the zone's free pages against the high watermark,
- * then the one alloc_flags selects (low in the fast path), plus lowmem_reserve[highest_zoneidx],
- * and skips the zone when the check fails (__zone_watermark_ok, linux-mm-facts §1.4). No
- * watermarks exist yet, so every zone passes.
+ * Give `count` pages from the pcp lists back to the buddy lists (free_pcppages_bulk): lists are
+ * taken round-robin starting with pindex, each from its tail (the coldest block).
  */
-static bool zone_watermark_fast(const struct zone *zone, unsigned order, unsigned long mark,
-				int highest_zoneidx, unsigned alloc_flags, gfp_t gfp)
+static void free_pcppages_bulk(struct zone *zone, int count, struct per_cpu_pages *pcp, int pindex)
 {
-	(void)zone, (void)order, (void)mark, (void)highest_zoneidx, (void)alloc_flags, (void)gfp;
-	return true;
+	struct pglist_data *pgdat = zone_pgdat_(zone);
+
+	count = min_int(pcp->count, count);
+	pindex = pindex - 1;
+	if (count > 0)
+		zone->stats.pcp_drains++;
+	while (count > 0) {
+		struct list_head *list;
+
+		do {
+			if (++pindex > NR_PCP_LISTS - 1)
+				pindex = 0;
+			list = &pcp->lists[pindex];
+		} while (list_empty(list));
+
+		unsigned order = pindex_to_order(pgdat, pindex);
+		int nr_pages = 1 << order;
+		do {
+			struct page *page = list_last_entry(list, struct page, pcp_list);
+			uint64_t pfn = page_to_pfn(pgdat, page);
+			int mt = get_pfnblock_migratetype(zone, pfn);
+
+			list_del(&page->pcp_list);
+			count -= nr_pages;
+			pcp->count -= nr_pages;
+			zone->stats.pcp_drain_pages += (unsigned long)nr_pages;
+			__free_one_page(page, pfn, zone, order, mt, FPI_NONE);
+		} while (count > 0 && !list_empty(list));
+	}
+}
+
+/* Pages a drain frees (nr_pcp_free): at least batch, leaving batch; more after many frees. */
+static int nr_pcp_free(struct per_cpu_pages *pcp, int batch, int high, bool free_high)
+{
+	if (free_high)
+		return min_int(pcp->count, batch << PCP_BATCH_SCALE_MAX);
+	if (high < batch)	/* boot pageset */
+		return 1;
+	return clamp_int(pcp->free_count, batch, high - batch);
+}
+
+/* The high mark a free is checked against, auto-tuning pcp->high (nr_pcp_high). */
+static int nr_pcp_high(struct per_cpu_pages *pcp, struct zone *zone, int batch, bool free_high)
+{
+	int high_min = pcp->high_min, high_max = pcp->high_max;
+	int high = pcp->high = clamp_int(pcp->high, high_min, high_max);
+
+	if (!high)
+		return 0;
+	if (free_high) {
+		pcp->high = max_int(high - (batch << PCP_BATCH_SCALE_MAX), high_min);
+		return 0;
+	}
+	/* ZONE_RECLAIM_ACTIVE is never set: no reclaim */
+	if (high_min == high_max)
+		return high;
+	if (zone->flags & ZONE_BELOW_HIGH) {
+		int free_count = max_int(pcp->free_count, batch);
+
+		pcp->high = max_int(high - free_count, high_min);
+		high = max_int(pcp->count, high_min);
+	} else if (pcp->count >= high) {
+		int need_high = pcp->free_count + batch;
+
+		if (pcp->high < need_high)
+			pcp->high = clamp_int(need_high, high_min, high_max);
+	}
+	return high;
+}
+
+static bool zone_watermark_ok(struct zone *z, unsigned order, unsigned long mark,
+			      int highest_zoneidx, unsigned alloc_flags);
+
+static void free_unref_page_commit(struct zone *zone, struct per_cpu_pages *pcp, struct page *page,
+				   int migratetype, unsigned order)
+{
+	int pindex = order_to_pindex(migratetype, order);
+	int batch = pcp->batch;
+	bool free_high = false;
+
+	pcp->alloc_factor >>= 1;	/* freeing: later refills take smaller batches */
+	list_add(&page->pcp_list, &pcp->lists[pindex]);
+	pcp->count += 1 << order;
+
+	/* many high-order (non-THP) frees in a row: drain them rather than hoard them */
+	if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
+		free_high = pcp->free_count >= batch && (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) &&
+			    (!(pcp->flags & PCPF_FREE_HIGH_BATCH) || pcp->count >= batch);
+		pcp->flags |= PCPF_PREV_FREE_HIGH_ORDER;
+	} else if (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) {
+		pcp->flags &= (uint8_t)~PCPF_PREV_FREE_HIGH_ORDER;
+	}
+	if (pcp->free_count < (batch << PCP_BATCH_SCALE_MAX))
+		pcp->free_count = (short)(pcp->free_count + (1 << order));
+	int high = nr_pcp_high(pcp, zone, batch, free_high);
+	if (pcp->count >= high) {
+		free_pcppages_bulk(zone, nr_pcp_free(pcp, batch, high, free_high), pcp, pindex);
+		if ((zone->flags & ZONE_BELOW_HIGH) &&
+		    zone_watermark_ok(zone, 0, zone->_watermark[WMARK_HIGH], ZONE_MOVABLE, 0))
+			zone->flags &= ~(unsigned long)ZONE_BELOW_HIGH;
+	}
+}
+
+static void drain_zone_pages(struct zone *zone)
+{
+	struct per_cpu_pages *pcp = &zone->pcp;
+
+	if (pcp->count)
+		free_pcppages_bulk(zone, pcp->count, pcp, 0);
+}
+
+void drain_all_pages(struct pglist_data *pgdat)
+{
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++)
+		drain_zone_pages(&pgdat->node_zones[zt]);
+}
+
+unsigned long pcp_pages(const struct pglist_data *pgdat)
+{
+	unsigned long n = 0;
+
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++)
+		n += (unsigned long)pgdat->node_zones[zt].pcp.count;
+	return n;
+}
+
+/* ---- taking a block: pcp or buddy, watermarks ------------------------------------------------ */
+
+static struct page *rmqueue(struct zone *zone, unsigned order, unsigned alloc_flags, int migratetype)
+{
+	struct page *page = NULL;
+
+	if (pcp_allowed_order(zone_pgdat_(zone), order))
+		page = rmqueue_pcplist(zone, order, migratetype, alloc_flags);
+	if (!page)
+		page = rmqueue_buddy(zone, order, alloc_flags, migratetype);
+	if (page)
+		zone->stats.alloc[order]++;
+	else
+		zone->stats.alloc_fail++;
+	return page;
+}
+
+/* Free pages the allocation may not count: the part of a block it cannot use, others' reserves. */
+static inline long __zone_watermark_unusable_free(const struct zone *z, unsigned order,
+						  unsigned alloc_flags)
+{
+	long unusable_free = (1L << order) - 1;
+
+	if (!(alloc_flags & ALLOC_RESERVES))
+		unusable_free += (long)z->nr_free_highatomic;
+	return unusable_free;	/* no CMA */
+}
+
+/*
+ * __zone_watermark_ok: free pages, less the unusable ones, must be above mark (lowered for
+ * reserve users) plus the lowmem_reserve for the highest zone the allocation may use; for
+ * order > 0 a free block of at least that order must be on a list the allocation may take.
+ */
+static bool __zone_watermark_ok(const struct zone *z, unsigned order, unsigned long mark,
+				int highest_zoneidx, unsigned alloc_flags, long free_pages)
+{
+	long min = (long)mark;
+
+	free_pages -= __zone_watermark_unusable_free(z, order, alloc_flags);
+	if (alloc_flags & ALLOC_RESERVES) {
+		if (alloc_flags & ALLOC_MIN_RESERVE) {
+			min -= min / 2;			/* __GFP_HIGH */
+			if (alloc_flags & ALLOC_NON_BLOCK)
+				min -= min / 4;		/* GFP_ATOMIC */
+		}
+		if (alloc_flags & ALLOC_OOM)
+			min -= min / 2;
+	}
+	if (free_pages <= min + z->lowmem_reserve[highest_zoneidx])
+		return false;
+	if (!order)
+		return true;
+	for (unsigned o = order; o < NR_PAGE_ORDERS; o++) {
+		const struct free_area *area = &z->free_area[o];
+
+		if (!area->nr_free)
+			continue;
+		for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+			if (!free_area_empty(area, mt))
+				return true;
+		if ((alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM)) &&
+		    !free_area_empty(area, MIGRATE_HIGHATOMIC))
+			return true;
+	}
+	return false;
+}
+
+static bool zone_watermark_ok(struct zone *z, unsigned order, unsigned long mark,
+			      int highest_zoneidx, unsigned alloc_flags)
+{
+	return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
+				   (long)zone_page_state(z, NR_FREE_PAGES));
+}
+
+/* The order-0 shortcut of the check, then the full one (watermark boosts are always 0 here). */
+static bool zone_watermark_fast(const struct zone *z, unsigned order, unsigned long mark,
+				int highest_zoneidx, unsigned alloc_flags)
+{
+	long free_pages = (long)zone_page_state(z, NR_FREE_PAGES);
+
+	if (!order) {
+		long reserved = __zone_watermark_unusable_free(z, 0, alloc_flags);
+		long usable_free = free_pages - (reserved < free_pages ? reserved : free_pages);
+
+		if (usable_free > (long)mark + z->lowmem_reserve[highest_zoneidx])
+			return true;
+	}
+	return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages);
 }
 
 /* Check a block leaving the allocator; any page not in its pristine state is a bug. */
@@ -713,7 +1048,9 @@ static void prep_new_page(struct pglist_data *pgdat, struct page *page, unsigned
 
 /*
  * Walk the zonelist from the preferred zone, skipping zones above highest_zoneidx, and take the
- * first block any zone can give. A first pass under ALLOC_NOFRAGMENT is followed by one without.
+ * first block a zone that passes its watermark check can give. A zone found below its high
+ * watermark is flagged ZONE_BELOW_HIGH (which shrinks its pcp high). A first pass under
+ * ALLOC_NOFRAGMENT is followed by one without.
  */
 static struct page *get_page_from_freelist(struct pglist_data *pgdat, gfp_t gfp, unsigned order,
 					   unsigned alloc_flags, const struct alloc_context *ac)
@@ -724,11 +1061,23 @@ static struct page *get_page_from_freelist(struct pglist_data *pgdat, gfp_t gfp,
 		for (struct zoneref *z = ac->preferred_zoneref; z->zone;
 		     z = next_zones_zonelist(z + 1, ac->highest_zoneidx)) {
 			struct zone *zone = z->zone;
-			unsigned long mark = zone->_watermark[alloc_flags & ALLOC_WMARK_MASK];
+			int hz = (int)ac->highest_zoneidx;
 
-			if (!zone_watermark_fast(zone, order, mark, (int)ac->highest_zoneidx,
-						 alloc_flags, gfp))
-				continue;
+			if (!(zone->flags & ZONE_BELOW_HIGH)) {
+				if (zone_watermark_fast(zone, order, zone->_watermark[WMARK_HIGH], hz,
+							alloc_flags))
+					goto try_this_zone;
+				zone->flags |= ZONE_BELOW_HIGH;
+			}
+			if (!zone_watermark_fast(zone, order,
+						 zone->_watermark[alloc_flags & ALLOC_WMARK_MASK], hz,
+						 alloc_flags)) {
+				if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
+					zone->stats.wmark_refusals++;
+					continue;	/* node_reclaim_mode 0: next zone */
+				}
+			}
+try_this_zone:;
 			struct page *page = rmqueue(zone, order, alloc_flags, ac->migratetype);
 			if (page) {
 				prep_new_page(pgdat, page, order, gfp);
@@ -757,6 +1106,45 @@ static unsigned alloc_flags_nofragment(const struct pglist_data *pgdat, const st
 	return alloc_flags | ALLOC_NOFRAGMENT;	/* UMA: no populated-DMA32 check needed */
 }
 
+/* The slow path's flags (gfp_to_alloc_flags): the min mark, and reserves by gfp. */
+static unsigned gfp_to_alloc_flags(gfp_t gfp, unsigned order)
+{
+	unsigned alloc_flags = ALLOC_WMARK_MIN;
+
+	if (gfp & __GFP_HIGH)
+		alloc_flags |= ALLOC_MIN_RESERVE;
+	if (gfp & __GFP_KSWAPD_RECLAIM)
+		alloc_flags |= ALLOC_KSWAPD;
+	if (!(gfp & __GFP_DIRECT_RECLAIM) && !(gfp & __GFP_NOMEMALLOC)) {
+		alloc_flags |= ALLOC_NON_BLOCK;
+		if (order > 0 && (alloc_flags & ALLOC_MIN_RESERVE))
+			alloc_flags |= ALLOC_HIGHATOMIC;
+	}
+	return alloc_flags;
+}
+
+/*
+ * __alloc_pages_slowpath without reclaim, compaction or OOM kill (the caller's OOM path does
+ * that): wake-kswapd is a no-op; try at the min watermark with the reserves gfp grants
+ * (__GFP_MEMALLOC: no watermarks); a caller that may reclaim finds nothing to reclaim, drains the
+ * pcp lists and tries once more (__alloc_pages_direct_reclaim); then the allocation fails.
+ */
+static struct page *__alloc_pages_slowpath(struct pglist_data *pgdat, gfp_t gfp, unsigned order,
+					   struct alloc_context *ac)
+{
+	unsigned alloc_flags = gfp_to_alloc_flags(gfp, order);
+
+	pgdat->stats.slowpath++;
+	if ((gfp & __GFP_MEMALLOC) && !(gfp & __GFP_NOMEMALLOC))
+		alloc_flags = ALLOC_NO_WATERMARKS;	/* __gfp_pfmemalloc_flags */
+	ac->preferred_zoneref = first_zones_zonelist(ac->zonelist, ac->highest_zoneidx);
+	struct page *page = get_page_from_freelist(pgdat, gfp, order, alloc_flags, ac);
+	if (page || !(gfp & __GFP_DIRECT_RECLAIM) || !pcp_pages(pgdat))
+		return page;
+	drain_all_pages(pgdat);
+	return get_page_from_freelist(pgdat, gfp, order, alloc_flags, ac);
+}
+
 struct page *alloc_pages(struct pglist_data *pgdat, gfp_t gfp, unsigned order)
 {
 	if (order > MAX_PAGE_ORDER)
@@ -770,13 +1158,22 @@ struct page *alloc_pages(struct pglist_data *pgdat, gfp_t gfp, unsigned order)
 	};
 	ac.preferred_zoneref = first_zones_zonelist(ac.zonelist, ac.highest_zoneidx);
 
+	unsigned long splits = pgdat->stats.splits;
 	unsigned alloc_flags = ALLOC_WMARK_LOW |
 			       alloc_flags_nofragment(pgdat, ac.preferred_zoneref->zone, gfp);
 	struct page *page = get_page_from_freelist(pgdat, gfp, order, alloc_flags, &ac);
 
-	/* slow path (next issues): wake kswapd, reclaim, compaction, highatomic, OOM */
 	if (!page)
+		page = __alloc_pages_slowpath(pgdat, gfp, order, &ac);
+	if (!page) {
 		pgdat->stats.alloc_fail[order]++;
+		return NULL;
+	}
+	if (pgdat->ops.event) {
+		uint64_t pfn = page_to_pfn(pgdat, page);
+		pgdat->ops.event(pgdat->ops.ctx, true, pfn, order, pfn_zonenum(pgdat, pfn),
+				 ac.migratetype, pgdat->stats.splits - splits);
+	}
 	return page;
 }
 
@@ -803,14 +1200,27 @@ static void free_pages_prepare(struct pglist_data *pgdat, struct page *page, uns
 	page->private = 0;
 }
 
-/* Free a block whose last reference is gone (free_unref_page). */
+/*
+ * Free a block whose last reference is gone (free_unref_page): pcp orders go to the head of the
+ * per-CPU list of the pageblock's type (HIGHATOMIC as movable), the others to the buddy lists.
+ */
 static void free_unref_page(struct pglist_data *pgdat, struct page *page, unsigned order)
 {
 	uint64_t pfn = page_to_pfn(pgdat, page);
+	struct zone *zone = &pgdat->node_zones[pfn_zonenum(pgdat, pfn)];
 
 	free_pages_prepare(pgdat, page, order);
-	/* pcp (next issue): pcp_allowed_order(order) blocks go to the per-CPU list instead */
-	free_one_page(&pgdat->node_zones[pfn_zonenum(pgdat, pfn)], page, pfn, order, FPI_NONE);
+	zone->stats.free[order]++;
+	int mt = get_pfnblock_migratetype(zone, pfn);
+	if (pgdat->ops.event)
+		pgdat->ops.event(pgdat->ops.ctx, false, pfn, order, zone_idx(zone), mt, 0);
+	if (!pcp_allowed_order(pgdat, order)) {
+		free_one_page(zone, page, pfn, order, FPI_NONE);
+		return;
+	}
+	if (mt >= MIGRATE_PCPTYPES)
+		mt = MIGRATE_MOVABLE;
+	free_unref_page_commit(zone, &zone->pcp, page, mt, order);
 }
 
 void __free_pages(struct pglist_data *pgdat, struct page *page, unsigned order)
@@ -905,6 +1315,16 @@ static void __free_pages_memory(struct zone *zone, uint64_t start, uint64_t end)
 	}
 }
 
+/* An empty pageset with the boot values: high 0, batch 1 (per_cpu_pages_init). */
+static void per_cpu_pages_init(struct per_cpu_pages *pcp)
+{
+	memset(pcp, 0, sizeof(*pcp));
+	for (int i = 0; i < NR_PCP_LISTS; i++)
+		INIT_LIST_HEAD(&pcp->lists[i]);
+	pcp->high_min = pcp->high_max = BOOT_PAGESET_HIGH;
+	pcp->batch = BOOT_PAGESET_BATCH;
+}
+
 /* Zonelist: populated zones, highest index first (build_zonerefs_node). */
 static void build_zonelists(struct pglist_data *pgdat)
 {
@@ -997,6 +1417,11 @@ int pgdat_init(struct pglist_data *pgdat, const struct page_alloc_config *cfg, c
 
 	pgdat->x86_64 = x86_64;
 	pgdat->pae = pae;
+	pgdat->watermark_scale_factor = 10;
+	{
+		static const int ratios[MAX_NR_ZONES] = LOWMEM_RESERVE_RATIO_DEFAULTS;
+		memcpy(pgdat->lowmem_reserve_ratio, ratios, sizeof(ratios));
+	}
 	pgdat->pageblock_order = (x86_64 || pae) ? 9 : MAX_PAGE_ORDER;
 	pgdat->max_low_pfn = max_low_pfn;
 	pgdat->zone_movable_pfn = zone_movable_pfn;
@@ -1021,6 +1446,9 @@ int pgdat_init(struct pglist_data *pgdat, const struct page_alloc_config *cfg, c
 		for (int o = 0; o < NR_PAGE_ORDERS; o++)
 			for (int mt = 0; mt < MIGRATE_TYPES; mt++)
 				INIT_LIST_HEAD(&zone->free_area[o].free_list[mt]);
+		per_cpu_pages_init(&zone->pcp);
+		zone->pageset_high_min = zone->pageset_high_max = BOOT_PAGESET_HIGH;
+		zone->pageset_batch = BOOT_PAGESET_BATCH;
 		if (!zone->spanned_pages)
 			continue;
 
@@ -1064,6 +1492,196 @@ int pgdat_init(struct pglist_data *pgdat, const struct page_alloc_config *cfg, c
 	return 0;
 }
 
+
+/* ---- watermarks, lowmem_reserve, pageset sizes ------------------------------------------------ */
+
+static bool is_highmem_idx(int zt) { return zt == ZONE_HIGHMEM; }
+
+/* floor(sqrt(x)) (lib/math/int_sqrt.c computes the same) */
+static unsigned long int_sqrt(unsigned long x)
+{
+	unsigned long r = 0, bit = 1UL << (sizeof(long) * 8 - 2);
+
+	while (bit > x)
+		bit >>= 2;
+	while (bit) {
+		if (x >= r + bit) {
+			x -= r + bit;
+			r = (r >> 1) + bit;
+		} else {
+			r >>= 1;
+		}
+		bit >>= 2;
+	}
+	return r;
+}
+
+static unsigned long rounddown_pow_of_two(unsigned long n)
+{
+	unsigned long p = 1;
+
+	while (p <= n / 2)
+		p <<= 1;
+	return p;
+}
+
+int zone_batchsize_pages(unsigned long managed)
+{
+	/* ~0.1 % of the zone or 1 MiB, whichever is smaller, then /4 and *1.5 rounded to 2^n - 1 */
+	long batch = (long)(managed >> 10);
+
+	if (batch > (long)((1UL << 20) / PAGE_SIZE))
+		batch = (long)((1UL << 20) / PAGE_SIZE);
+	batch /= 4;
+	if (batch < 1)
+		batch = 1;
+	batch = (long)rounddown_pow_of_two((unsigned long)(batch + batch / 2)) - 1;
+	return (int)batch;
+}
+
+int zone_highsize_pages(unsigned long managed, unsigned long low_wmark, int batch, int nr_cpus,
+			int high_fraction)
+{
+	unsigned long total_pages = high_fraction ? managed / (unsigned long)high_fraction : low_wmark;
+	int high = (int)(total_pages / (unsigned long)(nr_cpus > 0 ? nr_cpus : 1));
+
+	return max_int(high, batch << 2);
+}
+
+/*
+ * zone_set_pageset_high_and_batch with percpu_pagelist_high_fraction 0 on one CPU: the split over
+ * CPUs is cpumask_weight(node) + cpu_online = 1 + 0 when called from setup_per_zone_wmarks.
+ */
+static void zone_pcp_update(struct zone *zone)
+{
+	int batch = max_int(1, zone_batchsize_pages(zone->managed_pages));
+	int high_min = zone_highsize_pages(zone->managed_pages, zone->_watermark[WMARK_LOW], batch, 1, 0);
+	int high_max = zone_highsize_pages(zone->managed_pages, zone->_watermark[WMARK_LOW], batch, 1,
+					   MIN_PERCPU_PAGELIST_HIGH_FRACTION);
+
+	zone->pageset_high_min = high_min;
+	zone->pageset_high_max = high_max;
+	zone->pageset_batch = batch;
+	zone->pcp.high_min = high_min;
+	zone->pcp.high_max = high_max;
+	zone->pcp.batch = batch;
+}
+
+/* totalreserve_pages: per zone, the largest lowmem_reserve plus the high mark, up to managed. */
+static void calculate_totalreserve_pages(struct pglist_data *pgdat)
+{
+	unsigned long reserve_pages = 0;
+
+	for (int i = 0; i < MAX_NR_ZONES; i++) {
+		struct zone *zone = &pgdat->node_zones[i];
+		long max = 0;
+		unsigned long managed = zone->managed_pages;
+
+		for (int j = i; j < MAX_NR_ZONES; j++)
+			if (zone->lowmem_reserve[j] > max)
+				max = zone->lowmem_reserve[j];
+		max += (long)zone->_watermark[WMARK_HIGH];
+		if ((unsigned long)max > managed)
+			max = (long)managed;
+		reserve_pages += (unsigned long)max;
+	}
+	pgdat->totalreserve_pages = reserve_pages;
+}
+
+/* lowmem_reserve[j] of zone i = managed pages of zones i+1..j / ratio[i] (0 when ratio is 0). */
+static void setup_per_zone_lowmem_reserve(struct pglist_data *pgdat)
+{
+	for (int i = 0; i < MAX_NR_ZONES - 1; i++) {
+		struct zone *zone = &pgdat->node_zones[i];
+		int ratio = pgdat->lowmem_reserve_ratio[i];
+		bool clear = !ratio || !zone->managed_pages;
+		unsigned long managed_pages = 0;
+
+		for (int j = i + 1; j < MAX_NR_ZONES; j++) {
+			managed_pages += pgdat->node_zones[j].managed_pages;
+			zone->lowmem_reserve[j] = clear ? 0 : (long)(managed_pages / (unsigned long)ratio);
+		}
+	}
+	calculate_totalreserve_pages(pgdat);
+}
+
+/*
+ * __setup_per_zone_wmarks: min_free_kbytes/4 pages shared out over the lowmem zones by managed
+ * size; HighMem and Movable get clamp(managed/1024, 32, 128); the gaps min->low->high->promo are
+ * max(share/4, managed * watermark_scale_factor / 10000). All zones, populated or not.
+ */
+static void __setup_per_zone_wmarks(struct pglist_data *pgdat)
+{
+	unsigned long pages_min = (unsigned long)pgdat->min_free_kbytes >> (PAGE_SHIFT - 10);
+	unsigned long lowmem_pages = 0;
+
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++)
+		if (!is_highmem_idx(zt) && zt != ZONE_MOVABLE)
+			lowmem_pages += pgdat->node_zones[zt].managed_pages;
+
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++) {
+		struct zone *zone = &pgdat->node_zones[zt];
+		uint64_t tmp = lowmem_pages ? (uint64_t)pages_min * zone->managed_pages / lowmem_pages : 0;
+
+		if (is_highmem_idx(zt) || zt == ZONE_MOVABLE) {
+			unsigned long min_pages = zone->managed_pages / 1024;
+
+			if (min_pages < SWAP_CLUSTER_MAX)
+				min_pages = SWAP_CLUSTER_MAX;
+			if (min_pages > 128)
+				min_pages = 128;
+			zone->_watermark[WMARK_MIN] = min_pages;
+		} else {
+			zone->_watermark[WMARK_MIN] = (unsigned long)tmp;
+		}
+		/* mult_frac(managed, watermark_scale_factor, 10000) */
+		uint64_t m = zone->managed_pages, f = (uint64_t)pgdat->watermark_scale_factor;
+		uint64_t scaled = m / 10000 * f + m % 10000 * f / 10000;
+		tmp = (tmp >> 2) > scaled ? tmp >> 2 : scaled;
+		zone->watermark_boost = 0;
+		zone->_watermark[WMARK_LOW] = zone->_watermark[WMARK_MIN] + (unsigned long)tmp;
+		zone->_watermark[WMARK_HIGH] = zone->_watermark[WMARK_LOW] + (unsigned long)tmp;
+		zone->_watermark[WMARK_PROMO] = zone->_watermark[WMARK_HIGH] + (unsigned long)tmp;
+	}
+	calculate_totalreserve_pages(pgdat);
+}
+
+void setup_per_zone_wmarks(struct pglist_data *pgdat, int min_free_kbytes)
+{
+	pgdat->min_free_kbytes = min_free_kbytes < 0 ? 0 : min_free_kbytes;
+	__setup_per_zone_wmarks(pgdat);
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++)
+		zone_pcp_update(&pgdat->node_zones[zt]);
+}
+
+/*
+ * calculate_min_free_kbytes: lowmem_kbytes = nr_free_buffer_pages() * 4, the pages above the high
+ * mark in the zones GFP_USER may use (DMA..Normal); then 4 * sqrt(lowmem_kbytes), in 128..262144.
+ */
+static int calculate_min_free_kbytes(const struct pglist_data *pgdat)
+{
+	enum zone_type high = gfp_zone(GFP_USER, pgdat->x86_64);
+	unsigned long pages = 0;
+
+	for (int zt = 0; zt <= (int)high; zt++) {
+		const struct zone *zone = &pgdat->node_zones[zt];
+		if (zone->managed_pages > zone->_watermark[WMARK_HIGH])
+			pages += zone->managed_pages - zone->_watermark[WMARK_HIGH];
+	}
+	unsigned long kb = int_sqrt(pages * (PAGE_SIZE >> 10) * 16);
+	if (kb < 128)
+		kb = 128;
+	if (kb > 262144)
+		kb = 262144;
+	return (int)kb;
+}
+
+void init_per_zone_wmark_min(struct pglist_data *pgdat)
+{
+	setup_per_zone_wmarks(pgdat, calculate_min_free_kbytes(pgdat));
+	setup_per_zone_lowmem_reserve(pgdat);
+}
+
 void pgdat_destroy(struct pglist_data *pgdat)
 {
 	if (!pgdat)
@@ -1094,6 +1712,62 @@ void buddyinfo_show(const struct pglist_data *pgdat, FILE *out)
 		fprintf(out, "Node %d, zone %8s ", pgdat->node_id, zone->name);
 		for (int order = 0; order < NR_PAGE_ORDERS; order++)
 			fprintf(out, "%6lu ", zone->free_area[order].nr_free);
+		fputc('\n', out);
+	}
+}
+
+void pagetypeinfo_show(const struct pglist_data *pgdat, FILE *out)
+{
+	fprintf(out, "Page block order: %u\n", pgdat->pageblock_order);
+	fprintf(out, "Pages per block:  %lu\n", pageblock_nr_pages(pgdat));
+	fputc('\n', out);
+
+	/* free blocks per zone x migratetype x order; a list of 100000 or more prints ">100000" */
+	fprintf(out, "%-43s ", "Free pages count per migrate type at order");
+	for (int order = 0; order < NR_PAGE_ORDERS; order++)
+		fprintf(out, "%6d ", order);
+	fputc('\n', out);
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++) {
+		const struct zone *zone = &pgdat->node_zones[zt];
+
+		if (!populated_zone(zone))
+			continue;
+		for (int mt = 0; mt < MIGRATE_TYPES; mt++) {
+			fprintf(out, "Node %4d, zone %8s, type %12s ", pgdat->node_id, zone->name,
+				migratetype_names[mt]);
+			for (int order = 0; order < NR_PAGE_ORDERS; order++) {
+				unsigned long n = 0;
+				const struct list_head *head = &zone->free_area[order].free_list[mt];
+				bool overflow = false;
+
+				for (const struct list_head *pos = head->next; pos != head; pos = pos->next)
+					if (++n >= 100000) {
+						overflow = true;
+						break;
+					}
+				fprintf(out, "%s%6lu ", overflow ? ">" : "", n);
+			}
+			fputc('\n', out);
+		}
+	}
+
+	/* pageblocks per migratetype, stepping from the zone start as Linux does */
+	fprintf(out, "\n%-23s", "Number of blocks type ");
+	for (int mt = 0; mt < MIGRATE_TYPES; mt++)
+		fprintf(out, "%12s ", migratetype_names[mt]);
+	fputc('\n', out);
+	for (int zt = 0; zt < MAX_NR_ZONES; zt++) {
+		const struct zone *zone = &pgdat->node_zones[zt];
+		unsigned long count[MIGRATE_TYPES] = { 0 };
+
+		if (!populated_zone(zone))
+			continue;
+		for (uint64_t pfn = zone->zone_start_pfn; pfn < zone_end_pfn(zone);
+		     pfn += pageblock_nr_pages(pgdat))
+			count[get_pfnblock_migratetype(zone, pfn)]++;
+		fprintf(out, "Node %d, zone %8s ", pgdat->node_id, zone->name);
+		for (int mt = 0; mt < MIGRATE_TYPES; mt++)
+			fprintf(out, "%12lu ", count[mt]);
 		fputc('\n', out);
 	}
 }
@@ -1205,8 +1879,49 @@ static const char *check_zone(const struct pglist_data *pgdat, const struct zone
 		return check_fail(zone, 0, "nr_free_highatomic is %lu but the lists hold %lu pages",
 				  zone->nr_free_highatomic, highatomic_pages);
 
+	/* per-CPU lists: whole aligned allocated-looking blocks of the list's order */
+	const struct per_cpu_pages *pcp = &zone->pcp;
+	unsigned long pcp_count = 0, pcp_heads = 0;
+	for (int pindex = 0; pindex < NR_PCP_LISTS; pindex++) {
+		const struct list_head *head = &pcp->lists[pindex];
+		const struct list_head *prev = head;
+		unsigned order = pindex_to_order(pgdat, pindex);
+
+		for (const struct list_head *pos = head->next; pos != head; pos = pos->next) {
+			if (!pos || pos->prev != prev)
+				return check_fail(zone, 0, "pcp list %d has a broken link", pindex);
+			if (pcp_count > zone->spanned_pages)
+				return check_fail(zone, 0, "pcp list %d loops", pindex);
+			prev = pos;
+			const struct page *page = list_entry(pos, struct page, pcp_list);
+			if (page < pgdat->mem_map || page >= pgdat->mem_map + pgdat->node_spanned_pages)
+				return check_fail(zone, 0, "pcp list entry outside mem_map");
+			uint64_t pfn = page_to_pfn(pgdat, page);
+			if (pfn < start || pfn + (1ULL << order) > end)
+				return check_fail(zone, pfn, "pcp order-%u block not inside the zone", order);
+			if (pfn & ((1ULL << order) - 1))
+				return check_fail(zone, pfn, "pcp order-%u block not aligned", order);
+			for (uint64_t p = pfn; p < pfn + (1ULL << order); p++) {
+				const struct page *q = &pgdat->mem_map[p];
+				if (q->_refcount != 0 || q->page_type != 0 || PageReserved(q))
+					return check_fail(zone, p, "page on a pcp list is in use or free in "
+							  "the buddy (refcount %d, type %#x)",
+							  q->_refcount, q->page_type);
+			}
+			uint64_t bit = pfn - start;
+			if (listed[bit / 8] & (1U << (bit % 8)))
+				return check_fail(zone, pfn, "block on two lists");
+			listed[bit / 8] |= (uint8_t)(1U << (bit % 8));
+			pcp_count += 1UL << order;
+			pcp_heads++;
+		}
+	}
+	if (pcp_count != (unsigned long)pcp->count)
+		return check_fail(zone, 0, "pcp->count is %d but the pcp lists hold %lu pages", pcp->count,
+				  pcp_count);
+
 	/* mem_map pass: PageBuddy pages are exactly the listed heads; blocks are disjoint */
-	unsigned long reserved = 0, heads = 0;
+	unsigned long reserved = 0, heads = 0, pcp_seen = 0;
 	uint64_t covered_until = start;
 	for (uint64_t pfn = start; pfn < end; pfn++) {
 		const struct page *page = &pgdat->mem_map[pfn];
@@ -1226,6 +1941,10 @@ static const char *check_zone(const struct pglist_data *pgdat, const struct zone
 						  buddy_order(page));
 			heads++;
 			covered_until = pfn + (1ULL << buddy_order(page));
+		} else if (listed[(pfn - start) / 8] & (1U << ((pfn - start) % 8))) {
+			if (in_free_block)
+				return check_fail(zone, pfn, "pcp block inside a free buddy block");
+			pcp_seen++;
 		} else if (in_free_block && (page->_refcount != 0 || page->page_type != 0 ||
 					     (page->flags & PAGE_FLAGS_CHECK_AT_PREP))) {
 			return check_fail(zone, pfn, "page inside a free block is in use (refcount %d, "
@@ -1238,9 +1957,14 @@ static const char *check_zone(const struct pglist_data *pgdat, const struct zone
 	if (zone->managed_pages != zone->present_pages - reserved)
 		return check_fail(zone, 0, "managed_pages %lu != present %lu - reserved %lu",
 				  zone->managed_pages, zone->present_pages, reserved);
-	if (free_pages > zone->managed_pages)
-		return check_fail(zone, 0, "%lu free pages exceed %lu managed", free_pages,
-				  zone->managed_pages);
+	if (pcp_seen != pcp_heads)
+		return check_fail(zone, 0, "%lu pcp blocks listed but %lu found", pcp_heads, pcp_seen);
+	if (free_pages + pcp_count > zone->managed_pages)
+		return check_fail(zone, 0, "%lu free + %lu pcp pages exceed %lu managed", free_pages,
+				  pcp_count, zone->managed_pages);
+	if (pcp->batch < 1 || pcp->high_min > pcp->high_max || pcp->high < 0)
+		return check_fail(zone, 0, "pcp batch %d high %d [%d, %d] out of range", pcp->batch,
+				  pcp->high, pcp->high_min, pcp->high_max);
 	return NULL;
 }
 

@@ -12,13 +12,17 @@
  * page_to_pfn()/pfn_to_page() convert. How free memory is organised (free lists per order and
  * migratetype, pageblocks, splitting and merging) is explained at the top of page_alloc.c.
  *
- * What is modelled now and what comes with the next issue:
- *   now:  zones, zonelists, free_area[] lists, __rmqueue_smallest/claim/steal fallback,
- *         __free_one_page merging, ALLOC_NOFRAGMENT, refcounts, __GFP_ZERO/__GFP_COMP,
- *         buddy_check(), /proc/buddyinfo;
- *   next: per-CPU page lists (struct zone fields marked "pcp"), watermarks and lowmem_reserve
- *         (fields marked "watermarks"; zone_watermark_fast() in page_alloc.c always says yes),
- *         the allocation slow path (reclaim, compaction, OOM, highatomic reserves).
+ * What is modelled:
+ *   zones, zonelists, free_area[] lists, __rmqueue_smallest/claim/steal fallback,
+ *   __free_one_page merging, ALLOC_NOFRAGMENT, refcounts, __GFP_ZERO/__GFP_COMP, buddy_check(),
+ *   /proc/buddyinfo; watermarks (min/low/high/promo from min_free_kbytes) and lowmem_reserve,
+ *   checked as __zone_watermark_ok does; one CPU's per-CPU page lists (struct per_cpu_pages) with
+ *   6.12's batch/high formulas and high auto-tuning between high_min and high_max.
+ *   Watermarks and the real pagesets exist only after init_per_zone_wmark_min() (Linux: a
+ *   postcore initcall); before it the zones have zero watermarks and boot pagesets (high 0,
+ *   batch 1: every pcp page goes straight back to the buddy lists), as during Linux's boot.
+ *   Not modelled: reclaim, kswapd, compaction, watermark boosting, highatomic reserving; the slow
+ *   path retries at the min watermark (with __GFP_HIGH / non-blocking reserves) and then fails.
  *
  * Error handling: configuration errors come back from pgdat_init() as -1 and a message. An
  * allocation that cannot be satisfied returns NULL. A broken invariant (freeing a free page,
@@ -149,7 +153,7 @@ struct page {
 	union {
 		struct list_head lru;		/* owner's list (LRU, slab, page cache) */
 		struct list_head buddy_list;	/* free_area[order].free_list[mt] */
-		struct list_head pcp_list;	/* per-CPU list (next issue) */
+		struct list_head pcp_list;	/* per-CPU list (zone->pcp.lists[]) */
 	};
 };
 
@@ -235,8 +239,38 @@ enum zone_stat_item {
 	NR_VM_ZONE_STAT_ITEMS
 };
 
-/* Watermark indices (next issue). */
+/* Watermark indices. */
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
+
+/*
+ * Per-CPU page lists (mmzone.h struct per_cpu_pages): one CPU. Lists are indexed by
+ * order_to_pindex(): MIGRATE_PCPTYPES lists per order 0..PAGE_ALLOC_COSTLY_ORDER, then two THP
+ * lists (pageblock order: unmovable-or-reclaimable, movable).
+ */
+#define NR_LOWORDER_PCP_LISTS	(MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1))
+#define NR_PCP_THP		2
+#define NR_PCP_LISTS		(NR_LOWORDER_PCP_LISTS + NR_PCP_THP)
+#define PCP_BATCH_SCALE_MAX	5	/* CONFIG_PCP_BATCH_SCALE_MAX */
+#define PCPF_PREV_FREE_HIGH_ORDER	0x01
+#define PCPF_FREE_HIGH_BATCH		0x02
+
+struct per_cpu_pages {
+	int count;		/* pages (not blocks) on the lists */
+	int high;		/* drain above this; auto-tuned in [high_min, high_max] */
+	int high_min;
+	int high_max;
+	int batch;		/* refill / drain chunk */
+	uint8_t flags;		/* PCPF_* */
+	uint8_t alloc_factor;	/* refill scale: batch << alloc_factor for order 0 */
+	short free_count;	/* consecutive freed pages (decays on allocation) */
+	struct list_head lists[NR_PCP_LISTS];
+};
+
+/* zone->flags bits (mmzone.h enum zone_flags; only this one is used) */
+#define ZONE_BELOW_HIGH		0x1	/* free pages fell below the high watermark */
+
+/* The default lowmem_reserve ratios (sysctl_lowmem_reserve_ratio). */
+#define LOWMEM_RESERVE_RATIO_DEFAULTS { 256, 256, 32, 0, 0 }
 
 /* The free blocks of one order in one zone (mmzone.h struct free_area). */
 struct free_area {
@@ -253,20 +287,29 @@ struct zone_buddy_stats {
 	unsigned long fallback_claims;		/* allocations served by claiming a fallback pageblock */
 	unsigned long fallback_steals;		/* allocations served by stealing from a fallback type */
 	unsigned long alloc_fail;		/* times the zone was tried and had no suitable block */
+	unsigned long wmark_refusals;		/* times the zone was skipped: watermark check failed */
+	unsigned long pcp_alloc;		/* allocations served from the per-CPU lists */
+	unsigned long pcp_refills;		/* rmqueue_bulk calls (pcp list was empty) */
+	unsigned long pcp_refill_pages;		/* pages moved buddy -> pcp by rmqueue_bulk */
+	unsigned long pcp_drains;		/* free_pcppages_bulk calls */
+	unsigned long pcp_drain_pages;		/* pages moved pcp -> buddy by free_pcppages_bulk */
 };
 
 struct pglist_data;
 
 struct zone {
-	/* watermarks (next issue): zeros now */
+	/* watermarks: zero until init_per_zone_wmark_min() */
 	unsigned long _watermark[NR_WMARK];
-	unsigned long watermark_boost;
+	unsigned long watermark_boost;		/* always 0: boosting is not modelled */
 	unsigned long nr_reserved_highatomic;	/* pages in MIGRATE_HIGHATOMIC pageblocks */
 	unsigned long nr_free_highatomic;	/* free pages on the HIGHATOMIC lists */
-	long lowmem_reserve[MAX_NR_ZONES];	/* watermarks (next issue): zeros now */
+	/* pages an allocation that may use up to zone index j must leave here (protection) */
+	long lowmem_reserve[MAX_NR_ZONES];
 
 	struct pglist_data *zone_pgdat;		/* the node this zone belongs to */
-	/* pcp (next issue): per_cpu_pageset, pageset_high_min, pageset_high_max, pageset_batch */
+	struct per_cpu_pages pcp;		/* the one CPU's pageset (per_cpu_pageset) */
+	int pageset_high_min, pageset_high_max, pageset_batch;
+	unsigned long flags;			/* ZONE_BELOW_HIGH */
 
 	/*
 	 * Migratetype of every pageblock overlapping the zone, one byte each, indexed by
@@ -322,7 +365,27 @@ struct pglist_data {
 	uint8_t *phys;
 	struct {
 		unsigned long alloc_fail[NR_PAGE_ORDERS];	/* alloc_pages() calls that returned NULL */
+		unsigned long slowpath;		/* alloc_pages() calls that entered the slow path */
+		unsigned long splits;		/* expand() halvings in all zones */
 	} stats;
+
+	/* watermark set-up (init_per_zone_wmark_min) */
+	int min_free_kbytes;			/* 0 until init_per_zone_wmark_min() */
+	int watermark_scale_factor;		/* 10: 0.1 % of a zone between marks */
+	int lowmem_reserve_ratio[MAX_NR_ZONES];	/* LOWMEM_RESERVE_RATIO_DEFAULTS */
+	unsigned long totalreserve_pages;	/* calculate_totalreserve_pages() */
+
+	/* Optional observer of every block handed out or freed by a caller (not pcp moves). */
+	struct page_alloc_ops {
+		/*
+		 * alloc: true for an allocation, false for a free. migratetype: the allocation's
+		 * (gfp_migratetype) or, for a free, the pageblock's. splits: expand() halvings done
+		 * inside this alloc_pages() call, pcp refills included (0 for frees).
+		 */
+		void (*event)(void *ctx, bool alloc, uint64_t pfn, unsigned order, enum zone_type zone,
+			      int migratetype, unsigned long splits);
+		void *ctx;
+	} ops;
 };
 
 /* Linux's names for zones and migratetypes, as /proc prints them. */
@@ -459,6 +522,34 @@ struct page_alloc_config {
 int pgdat_init(struct pglist_data *pgdat, const struct page_alloc_config *cfg, char *err,
 	       size_t errlen);
 
+/*
+ * init_per_zone_wmark_min — what Linux's postcore initcall does once the buddy allocator holds
+ * memory: min_free_kbytes = clamp(int_sqrt(lowmem_kbytes * 16), 128, 262144) with lowmem_kbytes
+ * the managed pages of the zones GFP_USER may use (calculate_min_free_kbytes); the watermarks
+ * (__setup_per_zone_wmarks); the real pagesets of every zone (zone_pcp_update: batch from
+ * zone_batchsize, high_min from the low watermark, high_max from managed/8); lowmem_reserve
+ * (setup_per_zone_lowmem_reserve) and totalreserve_pages. Call it after boot-time reservations.
+ */
+void init_per_zone_wmark_min(struct pglist_data *pgdat);
+
+/*
+ * The sysctl vm.min_free_kbytes write: set min_free_kbytes (>= 0) and recompute the watermarks
+ * and pagesets (setup_per_zone_wmarks). For tests and tuning.
+ */
+void setup_per_zone_wmarks(struct pglist_data *pgdat, int min_free_kbytes);
+
+/* zone_batchsize() and zone_highsize() for a zone of `managed` pages whose low watermark is
+ * `low_wmark` on `nr_cpus` CPUs; high_fraction 0 = default (low-watermark based). */
+int zone_batchsize_pages(unsigned long managed);
+int zone_highsize_pages(unsigned long managed, unsigned long low_wmark, int batch, int nr_cpus,
+			int high_fraction);
+
+/* Return every page on the zones' per-CPU lists to the buddy lists (drain_all_pages). */
+void drain_all_pages(struct pglist_data *pgdat);
+
+/* Pages on all per-CPU lists of the node. */
+unsigned long pcp_pages(const struct pglist_data *pgdat);
+
 /* Release what pgdat_init() allocated; pgdat is zeroed. Safe on a zeroed pgdat. */
 void pgdat_destroy(struct pglist_data *pgdat);
 
@@ -466,7 +557,16 @@ void pgdat_destroy(struct pglist_data *pgdat);
 
 /*
  * alloc_pages — allocate 2^order contiguous frames, aligned to their size (Linux:
- * __alloc_pages fast path, get_page_from_freelist, rmqueue_buddy, __rmqueue).
+ * __alloc_pages, get_page_from_freelist, rmqueue_pcplist / rmqueue_buddy, __rmqueue).
+ *
+ * Watermarks: the fast path skips a zone whose free pages (NR_FREE_PAGES: pcp pages are not
+ * free), less 2^order - 1 and the highatomic reserve, are not above its low watermark plus
+ * lowmem_reserve[highest zone of the request] (or, for order > 0, that has no free block of at
+ * least that order in a usable list). The slow path (no reclaim, kswapd or compaction in this
+ * model) tries again against the min watermark, lowered by half for __GFP_HIGH and by a further
+ * quarter for requests that cannot block (no __GFP_DIRECT_RECLAIM); __GFP_MEMALLOC ignores
+ * watermarks. If that fails too, NULL: the caller's OOM path takes over. Orders up to
+ * PAGE_ALLOC_COSTLY_ORDER and pageblock_order go through the per-CPU lists.
  *
  * Tries the zones of the zonelist from gfp_zone(gfp) down (e.g. i386 GFP_KERNEL: Normal, then
  * DMA; never HighMem). In each zone it takes the smallest free block of the allocation's
@@ -507,7 +607,9 @@ static inline void __free_page(struct pglist_data *pgdat, struct page *page)
 /* ---- inspection --------------------------------------------------------------------------- */
 
 /*
- * buddy_check — walk every zone's free lists and mem_map and check the buddy invariants:
+ * buddy_check — walk every zone's free lists, per-CPU lists and mem_map and check the buddy
+ * invariants: pcp pages are whole, aligned, unlisted-in-buddy blocks of the list's order with
+ * refcount 0 inside the zone, pcp->count matches the lists, no pcp block overlaps a free block;
  * list links are consistent; every listed block is PageBuddy with the list's order, aligned to
  * it, inside the zone, with refcount 0, its pageblocks of the list's migratetype; no block is
  * listed twice and every PageBuddy page is listed; free blocks do not overlap; no free block has
@@ -525,6 +627,12 @@ const char *buddy_check(const struct pglist_data *pgdat);
  * when mt < 0 (then it is free_area[order].nr_free).
  */
 unsigned long zone_nr_free_blocks(const struct zone *zone, unsigned order, int mt);
+
+/*
+ * pagetypeinfo_show — print /proc/pagetypeinfo (mm/vmstat.c pagetypeinfo_show): pageblock order
+ * and size, free blocks per zone x migratetype x order, pageblocks per migratetype.
+ */
+void pagetypeinfo_show(const struct pglist_data *pgdat, FILE *out);
 
 /*
  * buddyinfo_show — print /proc/buddyinfo (mm/vmstat.c frag_show): one line per populated zone,

@@ -207,6 +207,8 @@ static bool mergeable(const struct vm_area_struct *a, const struct vm_area_struc
 		return false;
 	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
+	if (a->special || b->special)
+		return false;
 	if (a->vm_file && a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) != b->vm_pgoff)
 		return false;
 	return true;
@@ -481,7 +483,11 @@ void km_dump_vmas(struct km *km, struct mm_struct *mm, FILE *out)
 	struct vm_area_struct *v;
 	for_each_vma(vmi, v) {
 		const char *name = "";
-		if (v->vm_flags & VM_GROWSDOWN)
+		if (v->special == KM_SPECIAL_VDSO)
+			name = "[vdso]";
+		else if (v->special == KM_SPECIAL_VVAR)
+			name = "[vvar]";
+		else if (v->vm_flags & VM_GROWSDOWN)
 			name = "[stack]";
 		else if (!v->vm_file && v->vm_start >= mm->start_brk && v->vm_end <= PAGE_ALIGN(mm->brk) &&
 			 mm->brk > mm->start_brk)
