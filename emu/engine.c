@@ -588,13 +588,11 @@ static void fan_inv(void *ctx, const struct mmu_inv_event *ev)
 			e->obs[i].inv(e->obs[i].ctx, ev);
 }
 
-int engine_add_observer(struct engine *e, const struct mmu_observer *obs)
+/* Hands the registered observers to the timing model (directly, or through the fan-out). */
+static void install_observers(struct engine *e)
 {
-	if (!e->timing || e->nobs >= ENGINE_MAX_OBSERVERS)
-		return -1;
-	e->obs[e->nobs++] = *obs;
 	if (e->nobs == 1) {
-		mmu_timing_set_observer(e->timing, obs);
+		mmu_timing_set_observer(e->timing, &e->obs[0]);
 	} else {
 		/* Each callback of the fan-out is installed only when some observer has it, so the
 		 * timing model still skips building events nobody reads. */
@@ -609,6 +607,15 @@ int engine_add_observer(struct engine *e, const struct mmu_observer *obs)
 		}
 		mmu_timing_set_observer(e->timing, &fan);
 	}
+}
+
+int engine_add_observer(struct engine *e, const struct mmu_observer *obs)
+{
+	if (e->nobs >= ENGINE_MAX_OBSERVERS || (!e->timing && e->g.uc))
+		return -1;
+	e->obs[e->nobs++] = *obs;
+	if (e->timing)
+		install_observers(e);
 	return 0;
 }
 
@@ -674,6 +681,8 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 		e->timing = mmu_timing_new(opts->cpu, fmt, err, errlen);
 		if (!e->timing)
 			return -1;
+		if (e->nobs)
+			install_observers(e);   /* added before engine_init: they see the set-up too */
 		e->fetch_bytes = opts->cpu->itlb_fetch_bytes ? opts->cpu->itlb_fetch_bytes : 16;
 		e->nframes = e->pm.size >> 12;
 		e->rmap = calloc(e->nframes, sizeof(uint64_t));
@@ -689,6 +698,8 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 		zw_grow(e);
 		UC_CHECK(uc_mem_map_ptr(g->uc, e->zw_base, ZERO_WINDOW_BYTES, UC_PROT_READ, e->zw_host), "zero window");
 		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)hook_mem, e, 1, 0), "memory hook");
+		if (opts->attach && opts->attach(opts->attach_ctx, e, err, errlen) != 0)
+			return -1;
 	}
 	if (opts->empty_hooks)
 		UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, (void *)hook_mem_empty, e, 1, 0),

@@ -19,12 +19,18 @@
 #define ZERO_WINDOW_BYTES (16ULL << 30)
 #define ZERO_WINDOW_SLOTS (ZERO_WINDOW_BYTES >> 12)
 
+struct engine;
+
 struct engine_options {
 	bool count_insns;     /* block hook + decoded-block cache */
 	uint64_t max_insns;   /* stop after this many instructions (0: no limit) */
 	bool progress;        /* periodic progress lines on stderr */
 	const struct mmu_config *cpu;  /* timing model of this CPU; NULL: functional only */
 	bool empty_hooks;     /* benchmark floor: per-access hooks that return at once */
+	/* Called by engine_init as soon as the timing model exists, before any modelled access
+	 * (the trace writer attaches here: trace_engine_attach). -1 fails engine_init. */
+	int (*attach)(void *ctx, struct engine *e, char *err, size_t errlen);
+	void *attach_ctx;
 };
 
 /* Decoded-block cache entry: how many instructions the block at addr of size bytes holds. */
@@ -94,10 +100,12 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
  * 0 when the guest ended (see g.exited / g.fatal_signal), -1 on an emulator error (message). */
 int engine_run(struct engine *e, uint64_t entry, uint64_t sp, char *err, size_t errlen);
 void engine_close(struct engine *e);
-/* Adds an observer of the timing model's lookups, walks and invalidations (timing mode only;
- * call after engine_init). With one observer the timing model calls it directly; with more,
- * through a fan-out. -1 when ENGINE_MAX_OBSERVERS are already installed or there is no timing
- * model. */
+/* Adds an observer of the timing model's lookups, walks and invalidations (timing mode only).
+ * After engine_init it sees events from now on; before engine_init (on a zeroed engine) it is
+ * installed as soon as engine_init creates the timing model, so it also sees the set-up's own
+ * accesses (the i386 GDT loads), and is ignored if there is none. With one observer the timing
+ * model calls it directly; with more, through a fan-out. -1 when ENGINE_MAX_OBSERVERS are
+ * already installed, or after engine_init without a timing model. */
 int engine_add_observer(struct engine *e, const struct mmu_observer *obs);
 /* Adds a listener of the kernel model's events (buddy, slab, kmap). -1 when full. */
 int engine_add_km_listener(struct engine *e, void (*fn)(void *ctx, const struct km_event *ev),

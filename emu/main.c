@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "engine.h"
 #include "elf.h"
@@ -91,6 +92,11 @@ RUNPLOT_RUN_HELP
 "  --report FILE         write the report to FILE instead of stderr\n"
 "  --report-format FMT   text (default) or json (schema: docs/report-schema.md)\n"
 "  --no-report           do not write a report\n"
+"  --proc LIST           after the report, print these /proc files of the kernel model, each\n"
+"                        after a line '==> /proc/NAME <==', in Linux 6.12's formats (comma-\n"
+"                        separated: buddyinfo, pagetypeinfo, zoneinfo, slabinfo, meminfo; 'all');\n"
+"                        they go where the text report goes (stderr unless --report)\n"
+"  --proc-dir DIR        write the --proc files (default: all five) as DIR/NAME instead\n"
 "\n"
 "Other:\n"
 "  -h, --help            this help\n"
@@ -196,6 +202,57 @@ enum {
 
 #define MAX_OVERRIDES 64
 
+enum { OPT_PROC = 0x4000, OPT_PROC_DIR };
+
+/* Checks a --proc list: names of kernel-model /proc files, comma-separated, or "all". */
+static void check_proc_list(const char *list)
+{
+	char buf[256];
+	if (!*list || strlen(list) >= sizeof(buf))
+		die_usage("--proc: invalid list '%s' (e.g. buddyinfo,meminfo or all)", list);
+	if (!strcmp(list, "all"))
+		return;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (!km_proc_known(t))
+			die_usage("--proc: unknown /proc file '%s' (use buddyinfo, pagetypeinfo, zoneinfo, "
+				  "slabinfo, meminfo or all)", t);
+	if (strstr(list, ",,") || list[0] == ',' || list[strlen(list) - 1] == ',')
+		die_usage("--proc: empty name in '%s'", list);
+}
+
+/* Prints the --proc files to out (each after "==> /proc/NAME <=="), or writes DIR/NAME files.
+ * false with a message on a file error. */
+static bool write_proc_files(struct km *km, struct mm_struct *mm, const char *list, const char *dir,
+			     FILE *out)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", list && strcmp(list, "all") ? list :
+		 "buddyinfo,pagetypeinfo,zoneinfo,slabinfo,meminfo");
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!dir) {
+			fprintf(out, "==> /proc/%s <==\n", t);
+			km_proc_show(km, mm, t, out);
+			continue;
+		}
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", dir, t);
+		FILE *f = fopen(path, "w");
+		if (!f) {
+			fprintf(stderr, "%s: --proc-dir: %s: %s\n", prog_name, path, strerror(errno));
+			return false;
+		}
+		km_proc_show(km, mm, t, f);
+		if (fclose(f) != 0) {
+			fprintf(stderr, "%s: --proc-dir: writing %s failed\n", prog_name, path);
+			return false;
+		}
+	}
+	if (out)
+		fflush(out);
+	return true;
+}
+
 static struct config_registry cpu_registry;
 
 static int cmd_cpus(int argc, char **argv)
@@ -260,6 +317,8 @@ static int cmd_run(int argc, char **argv)
 		{ "kcost", required_argument, NULL, OPT_KCOST },
 		{ "self-check", no_argument, NULL, OPT_SELF_CHECK },
 		{ "no-zero-page", no_argument, NULL, OPT_NO_ZERO_PAGE },
+		{ "proc", required_argument, NULL, OPT_PROC },
+		{ "proc-dir", required_argument, NULL, OPT_PROC_DIR },
 		TRACE_LONG_OPTIONS,
 		RUNPLOT_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -276,6 +335,7 @@ static int cmd_run(int argc, char **argv)
 	uint64_t huge_pool = 0;
 	bool have_pool = false;
 	bool highpte = false, self_check = false, no_zero_page = false;
+	const char *proc_list = NULL, *proc_dir = NULL;
 	const char *kcosts[MAX_OVERRIDES];
 	unsigned nkcosts = 0;
 	const char *cpu_name = NULL;
@@ -368,6 +428,14 @@ static int cmd_run(int argc, char **argv)
 		case OPT_HIGHPTE: highpte = true; break;
 		case OPT_SELF_CHECK: self_check = true; break;
 		case OPT_NO_ZERO_PAGE: no_zero_page = true; break;
+		case OPT_PROC: check_proc_list(optarg); proc_list = optarg; break;
+		case OPT_PROC_DIR: {
+			struct stat st;
+			if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
+				die_usage("--proc-dir: '%s' is not a directory", optarg);
+			proc_dir = optarg;
+			break;
+		}
 		case OPT_KCOST:
 			if (nkcosts == MAX_OVERRIDES)
 				die_usage("%s", "--kcost: too many costs");
@@ -522,21 +590,20 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "%s: cannot set up the address space: %s\n", prog_name, strerror(errno ? errno : ENOMEM));
 		goto out;
 	}
-	if (engine_init(&e, &eo, err, sizeof(err)) != 0) {
+	struct trace_attach ta = { tcli.path, tcli.flt, { path, argc - optind, argv + optind, paging_name(kc.paging),
+							    kc.mem_bytes }, NULL };
+	if (tcli.path) {
+		eo.attach = trace_engine_attach;
+		eo.attach_ctx = &ta;
+	}
+	rplot = runplot_start(&e, &pcli, eo.cpu, err, sizeof(err));   /* before engine_init: sees every lookup */
+	if (!rplot && err[0]) {
 		fprintf(stderr, "%s: %s\n", prog_name, err);
 		goto out;
 	}
-	if (tcli.path) {
-		struct trace_run_desc td = { path, argc - optind, argv + optind, paging_name(kc.paging), kc.mem_bytes };
-		tracer = trace_open(&e, tcli.path, &tcli.flt, &td, err, sizeof(err));
-		if (!tracer) {
-			fprintf(stderr, "%s: %s\n", prog_name, err);
-			status = 2;
-			goto out;
-		}
-	}
-	rplot = runplot_start(&e, &pcli, err, sizeof(err));
-	if (!rplot && err[0]) {
+	int ei = engine_init(&e, &eo, err, sizeof(err));
+	tracer = ta.tw;
+	if (ei != 0) {
 		fprintf(stderr, "%s: %s\n", prog_name, err);
 		goto out;
 	}
@@ -585,12 +652,17 @@ static int cmd_run(int argc, char **argv)
 			g->fatal_reason[0] ? g->fatal_reason : "fatal", (unsigned long long)g->fatal_pc);
 	}
 	if (rout) {
-		struct run_info ri = { path, argc - optind, argv + optind, "", kc.mem_bytes, status };
+		struct run_info ri = { path, argc - optind, argv + optind, "", kc.mem_bytes, status, NULL };
 		ri.paging = paging_name(kc.paging);
 		ri.mrc = runplot_mrc(rplot);
 		if (report_write(rout, rfmt, &e, &ri) != 0)
 			fprintf(stderr, "%s: writing the report failed\n", prog_name);
 	}
+	/* --proc: the kernel model's /proc files at exit, after the report (to where the text report
+	 * goes; stderr with --no-report or a JSON report), or as files in --proc-dir. */
+	if ((proc_list || proc_dir) &&
+	    !write_proc_files(km, g->mm, proc_list, proc_dir, rout && rfmt == REPORT_TEXT ? rout : stderr))
+		status = 1;
 out:
 	if (rout && rout != stderr && rout != stdout)
 		fclose(rout);

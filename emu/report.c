@@ -340,9 +340,10 @@ static int write_text(FILE *out, const struct engine *e, const struct run_info *
 		const struct zone *zn = &pgdat->node_zones[z];
 		if (!populated_zone(zn))
 			continue;
-		fprintf(out, " %s %llu MiB (allocated %llu pages, free %lu)", zn->name,
-			(unsigned long long)(zn->present_pages >> 8), (unsigned long long)zone_pages_allocated(zn),
-			zone_page_state(zn, NR_FREE_PAGES));
+		fprintf(out, " %s %llu MiB (allocated %llu pages, free %lu, pcp %d, watermark refusals %lu)",
+			zn->name, (unsigned long long)(zn->present_pages >> 8),
+			(unsigned long long)zone_pages_allocated(zn), zone_page_state(zn, NR_FREE_PAGES),
+			zn->pcp.count, zn->stats.wmark_refusals);
 	}
 	fprintf(out, "\n");
 	fprintf(out, "kernel cycles  %llu (exceptions and memory-manager work)\n",
@@ -459,6 +460,15 @@ static int write_json(FILE *out, const struct engine *e, const struct run_info *
 		json_object_object_add(zo, "managed_pages", json_object_new_uint64(zn->managed_pages));
 		json_object_object_add(zo, "free_pages", json_object_new_uint64(zone_page_state(zn, NR_FREE_PAGES)));
 		json_object_object_add(zo, "allocated_pages", json_object_new_uint64(zone_pages_allocated(zn)));
+		json_object_object_add(zo, "watermark_min", json_object_new_uint64(zn->_watermark[WMARK_MIN]));
+		json_object_object_add(zo, "watermark_low", json_object_new_uint64(zn->_watermark[WMARK_LOW]));
+		json_object_object_add(zo, "watermark_high", json_object_new_uint64(zn->_watermark[WMARK_HIGH]));
+		json_object_object_add(zo, "watermark_refusals", json_object_new_uint64(zn->stats.wmark_refusals));
+		json_object_object_add(zo, "pcp_pages", json_object_new_uint64((uint64_t)zn->pcp.count));
+		json_object_object_add(zo, "pcp_batch", json_object_new_uint64((uint64_t)zn->pcp.batch));
+		json_object_object_add(zo, "pcp_high", json_object_new_uint64((uint64_t)zn->pcp.high));
+		json_object_object_add(zo, "pcp_refills", json_object_new_uint64(zn->stats.pcp_refills));
+		json_object_object_add(zo, "pcp_drains", json_object_new_uint64(zn->stats.pcp_drains));
 		json_object_array_add(zones, zo);
 	}
 	json_object_object_add(mem, "zones", zones);

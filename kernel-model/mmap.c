@@ -283,6 +283,10 @@ int64_t km_mprotect(struct km *km, struct mm_struct *mm, uint64_t start, uint64_
 			return -ENOMEM;
 		if (v->vm_file && (v->vm_flags & VM_SHARED) && (prot & PROT_WRITE))
 			return -EACCES;
+		/* do_mprotect_pkey: a right the VMA may not have (VM_MAYx is VM_x << 4). */
+		uint64_t nf = mprotect_flags(v->vm_flags, prot);
+		if ((nf & ~(nf >> 4)) & VM_ACCESS_FLAGS)
+			return -EACCES;
 		a = v->vm_end;
 	}
 	if (check_huge_split(km, mm, start, end))

@@ -384,3 +384,56 @@ Test(oom, exhausting_modelled_memory_is_an_oom_result_not_an_abort, .fini = tear
 	cr_assert_lt(off, 64ULL << 20);
 	cr_assert_eq(km_stats(km)->oom_kills, 1);
 }
+
+/* [vvar] and [vdso] (vdso.c): placed top-down right below mmap_base, the image a valid ELF
+ * shared object with Linux's soname, pages installed by their own fault handler (a SPECIAL
+ * fault), read-only for good (write → SEGV_ACCERR, mprotect(PROT_WRITE) → -EACCES), and
+ * munmap drops the mapping without freeing the kernel's frames (km_check and the frame count in
+ * teardown would catch a freed or leaked frame). */
+ParameterizedTestParameters(vdso, mapped_below_mmap_base_and_faulted_in)
+{
+	return cr_make_param_array(struct mode, (void *)modes, sizeof(modes) / sizeof(modes[0]));
+}
+
+ParameterizedTest(const struct mode *m, vdso, mapped_below_mmap_base_and_faulted_in, .fini = teardown)
+{
+	setup_mode(m, 0);
+	bool is64 = m->arch == KM_ARCH_X86_64;
+	uint64_t probe = km_get_unmapped_area(mm, 4096);   /* the highest free page below mmap_base */
+	uint64_t sysinfo = 1;
+	int64_t vdso = km_map_vdso(km, mm, &sysinfo);
+	cr_assert_gt(vdso, 0);
+	/* 4 vvar pages, then the 2-page image ending where the first mapping would have gone. */
+	cr_assert_eq((uint64_t)vdso + 2 * 4096, probe + 4096, "vdso at %#llx, probe %#llx",
+		     (unsigned long long)vdso, (unsigned long long)probe);
+	cr_assert_eq(sysinfo, is64 ? 0 : (uint64_t)vdso + 0x200);
+	uint8_t hdr[0x200];
+	cr_assert_eq(km_copy_from_user(km, mm, hdr, (uint64_t)vdso, sizeof(hdr)), 0);
+	cr_assert_eq(memcmp(hdr, "\177ELF", 4), 0);
+	cr_assert_eq(hdr[4], is64 ? 2 : 1);
+	uint16_t type, machine;
+	memcpy(&type, hdr + 16, 2);
+	memcpy(&machine, hdr + 18, 2);
+	cr_assert_eq(type, 3);                       /* ET_DYN */
+	cr_assert_eq(machine, is64 ? 62 : 3);
+	const char *soname = is64 ? "linux-vdso.so.1" : "linux-gate.so.1";
+	cr_assert_eq(memcmp(hdr + 0x1c1, soname, strlen(soname) + 1), 0);
+	/* That read was a kernel access: one SPECIAL fault. A user fetch of the second page is
+	 * another; the vvar page a third. */
+	cr_assert_eq(km_fault_kind_count(km, KM_FK_SPECIAL), 1);
+	struct km_fault_info info;
+	cr_assert_eq(fault((uint64_t)vdso + 4096, PF_ERR_I, &info), KM_FAULT_OK);
+	cr_assert_eq(info.kind, KM_FK_SPECIAL);
+	cr_assert_eq(fault((uint64_t)vdso - 4096, 0, &info), KM_FAULT_OK);
+	cr_assert_eq(info.kind, KM_FK_SPECIAL);
+	cr_assert_eq(km_fault_kind_count(km, KM_FK_SPECIAL), 3);
+	cr_assert_eq(fault((uint64_t)vdso, PF_ERR_P | PF_ERR_W, &info), KM_FAULT_SIGSEGV);
+	cr_assert_eq(info.si_code, SEGV_ACCERR);
+	cr_assert_eq(km_mprotect(km, mm, (uint64_t)vdso, 8192, PROT_READ | PROT_WRITE), -EACCES);
+	cr_assert_null(km_check(km, mm));
+	uint64_t frames = km_frames_in_use(km);
+	cr_assert_eq(km_munmap(km, mm, (uint64_t)vdso - 4 * 4096, 6 * 4096), 0);
+	/* Page-table pages may go, kernel frames must not be handed to the allocator. */
+	cr_assert_leq(km_frames_in_use(km), frames);
+	cr_assert_null(km_check(km, mm));
+}
