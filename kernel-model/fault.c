@@ -52,8 +52,10 @@ static bool expand_stack(struct km *km, struct mm_struct *mm, struct vm_area_str
 		if (prev->vm_end + STACK_GUARD_GAP > new_start && (prev->vm_flags & VM_ACCESS_FLAGS))
 			return false;
 	}
+	uint64_t grow = (vma->vm_start - new_start) >> PAGE_SHIFT;
 	if (!vma_set_range(mm, vma, new_start, vma->vm_end))   /* the tree store (vma_iter_store) */
 		return false;
+	vma->vm_pgoff -= grow;                                  /* expand_downwards */
 	km->stats.stack_expansions++;
 	return true;
 }

@@ -207,7 +207,10 @@ static int64_t do_mmap(struct km *km, struct mm_struct *mm, uint64_t addr, uint6
 		v->vm_flags |= VM_HUGEPAGE;
 	v->vm_page_prot = vm_get_page_prot(km, v->vm_flags);
 	v->vm_file = file;
-	v->vm_pgoff = offset >> PAGE_SHIFT;
+	/* Anonymous private memory is indexed by virtual page (do_mmap: pgoff = addr >> PAGE_SHIFT),
+	 * which the merge rule then checks like a file offset; shared anonymous memory is a shmem
+	 * object of its own at offset 0 (so it never merges). */
+	v->vm_pgoff = file ? offset >> PAGE_SHIFT : (v->vm_flags & VM_SHARED) ? 0 : addr >> PAGE_SHIFT;
 	if (file)
 		file->refs++;
 	if (!vma_insert(mm, v)) {
@@ -461,8 +464,9 @@ int64_t km_mremap(struct km *km, struct mm_struct *mm, uint64_t old_addr, uint64
 		return -ENOMEM;
 	n->vm_start = new_addr;
 	n->vm_end = new_addr + new_len;
-	if (v->vm_file)
-		n->vm_pgoff = v->vm_pgoff + ((old_addr - v->vm_start) >> PAGE_SHIFT);
+	/* The moved VMA keeps its page offset (file or anonymous): a moved anonymous VMA merges with
+	 * new neighbours only where the offsets line up, as in Linux. */
+	n->vm_pgoff = v->vm_pgoff + ((old_addr - v->vm_start) >> PAGE_SHIFT);
 	n->vm_flags &= ~VM_GROWSDOWN;
 	if (!vma_insert(mm, n)) {
 		if (n->vm_file)
@@ -513,7 +517,8 @@ uint64_t km_brk(struct km *km, struct mm_struct *mm, uint64_t brk)
 	struct vm_area_struct *prev = oldbrk > 0 ? find_vma(mm, oldbrk - 1) : NULL;
 	if (prev && !(prev->vm_end == oldbrk && prev->vm_start < oldbrk))
 		prev = NULL;
-	if (prev && !prev->vm_file && prev->vm_flags == flags) {
+	if (prev && !prev->vm_file && prev->vm_flags == flags && !prev->special &&
+	    prev->vm_pgoff + ((prev->vm_end - prev->vm_start) >> PAGE_SHIFT) == oldbrk >> PAGE_SHIFT) {
 		if (!vma_set_range(mm, prev, prev->vm_start, newbrk))
 			return mm->brk;
 	} else {
@@ -523,6 +528,7 @@ uint64_t km_brk(struct km *km, struct mm_struct *mm, uint64_t brk)
 		v->vm_start = oldbrk;
 		v->vm_end = newbrk;
 		v->vm_flags = flags;
+		v->vm_pgoff = oldbrk >> PAGE_SHIFT;
 		v->vm_page_prot = vm_get_page_prot(km, flags);
 		if (!vma_insert(mm, v)) {
 			vma_free(km, v);
@@ -553,6 +559,7 @@ int km_setup_stack(struct km *km, struct mm_struct *mm, uint64_t size, bool exec
 		return -ENOMEM;
 	v->vm_start = mm->stack_top - size;
 	v->vm_end = mm->stack_top;
+	v->vm_pgoff = v->vm_start >> PAGE_SHIFT;
 	/* VM_STACK_FLAGS: VM_GROWSDOWN | VM_STACK_DEFAULT_FLAGS (data flags) | VM_ACCOUNT. */
 	v->vm_flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_GROWSDOWN |
 		      VM_ACCOUNT | (exec_stack ? VM_EXEC : 0);

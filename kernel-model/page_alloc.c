@@ -544,7 +544,7 @@ static struct page *try_to_steal_block(struct zone *zone, struct page *page, uns
 		return page;
 	}
 
-	/* watermarks (next issue): boost_watermark(zone) and wake kswapd under ALLOC_KSWAPD */
+	/* not modelled: boost_watermark(zone) and waking kswapd under ALLOC_KSWAPD (no reclaim) */
 
 	if (!prep_move_freepages_block(zone, pfn, &start_pfn, &free_pages, &movable_pages))
 		return NULL;

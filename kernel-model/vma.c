@@ -185,8 +185,7 @@ bool vma_split(struct km *km, struct mm_struct *mm, struct vm_area_struct *v, ui
 	if (!n)
 		return false;
 	n->vm_start = addr;
-	if (n->vm_file)
-		n->vm_pgoff += (addr - v->vm_start) >> PAGE_SHIFT;
+	n->vm_pgoff += (addr - v->vm_start) >> PAGE_SHIFT;
 	if (!vt_store(&mm->mm_mt, addr, n->vm_end - 1, n)) {
 		if (n->vm_file)
 			km_file_put(km, n->vm_file);
@@ -209,7 +208,7 @@ static bool mergeable(const struct vm_area_struct *a, const struct vm_area_struc
 		return false;
 	if (a->special || b->special)
 		return false;
-	if (a->vm_file && a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) != b->vm_pgoff)
+	if (a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) != b->vm_pgoff)
 		return false;
 	return true;
 }
@@ -496,7 +495,7 @@ void km_dump_vmas(struct km *km, struct mm_struct *mm, FILE *out)
 			(unsigned long long)v->vm_start, (unsigned long long)v->vm_end,
 			v->vm_flags & VM_READ ? 'r' : '-', v->vm_flags & VM_WRITE ? 'w' : '-',
 			v->vm_flags & VM_EXEC ? 'x' : '-', v->vm_flags & VM_SHARED ? 's' : 'p',
-			(unsigned long long)(v->vm_pgoff << PAGE_SHIFT), name);
+			(unsigned long long)(v->vm_file ? v->vm_pgoff << PAGE_SHIFT : 0), name);
 	}
 }
 

@@ -348,6 +348,51 @@ Test(zones, buddyinfo_prints_linux_format)
 	buddy_ok();
 }
 
+/*
+ * /proc/pagetypeinfo (mm/vmstat.c pagetypeinfo_show): i386 2 GiB, 1 MiB reserved, 4 MiB
+ * pageblocks. Boot marks every pageblock-aligned pfn MOVABLE; HighMem starts at pfn 0x377fe,
+ * inside pageblock 221, whose HighMem part (2 pages: the order-1 block) stays UNMOVABLE. The
+ * block table steps through each zone from its start: Normal 223230 pages -> 218 steps,
+ * HighMem 296962 -> 291 (the first in the partial pageblock).
+ */
+Test(zones, pagetypeinfo_prints_linux_format)
+{
+	struct page_alloc_config cfg = i386_cfg(2 * GiB);
+	cfg.reserved_bytes = 1 * MiB;
+	boot(cfg);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	pagetypeinfo_show(&node, f);
+	fclose(f);
+	const char *expected =
+		"Page block order: 10\n"
+		"Pages per block:  1024\n"
+		"\n"
+		"Free pages count per migrate type at order       0      1      2      3      4      5      6      7      8      9     10 \n"
+		"Node    0, zone      DMA, type    Unmovable      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone      DMA, type      Movable      0      0      0      0      0      0      0      0      1      1      3 \n"
+		"Node    0, zone      DMA, type  Reclaimable      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone      DMA, type   HighAtomic      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone   Normal, type    Unmovable      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone   Normal, type      Movable      0      1      1      1      1      1      1      1      1      1    217 \n"
+		"Node    0, zone   Normal, type  Reclaimable      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone   Normal, type   HighAtomic      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone  HighMem, type    Unmovable      0      1      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone  HighMem, type      Movable      0      0      0      0      0      0      0      0      0      0    290 \n"
+		"Node    0, zone  HighMem, type  Reclaimable      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"Node    0, zone  HighMem, type   HighAtomic      0      0      0      0      0      0      0      0      0      0      0 \n"
+		"\n"
+		"Number of blocks type     Unmovable      Movable  Reclaimable   HighAtomic \n"
+		"Node 0, zone      DMA            0            4            0            0 \n"
+		"Node 0, zone   Normal            0          218            0            0 \n"
+		"Node 0, zone  HighMem            1          290            0            0 \n";
+	cr_expect_str_eq(buf, expected);
+	free(buf);
+	buddy_ok();
+}
+
 Test(zones, buddyinfo_x86_64_skips_unpopulated_zones)
 {
 	struct page_alloc_config cfg = x86_64_cfg(4 * GiB);

@@ -437,3 +437,95 @@ ParameterizedTest(const struct mode *m, vdso, mapped_below_mmap_base_and_faulted
 	cr_assert_leq(km_frames_in_use(km), frames);
 	cr_assert_null(km_check(km, mm));
 }
+
+static int count_vmas(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	km_dump_vmas(km, mm, f);
+	fclose(f);
+	int n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	free(text);
+	return n;
+}
+
+/* is_mergeable_anon_vma: neighbours with different anon_vmas stay apart, a VMA without one
+ * merges (and the merged VMA keeps the neighbour's). anon_vma objects: one per isolated
+ * faulted VMA, shared by an adjacent compatible VMA (find_mergeable_anon_vma), freed with the
+ * last VMA using it. Anonymous VMAs here have contiguous page offsets (pgoff = vpn), so only
+ * the anon_vma rule keeps them apart. */
+Test(mmap, anon_vma_rules_for_merging_and_lifetime, .fini = teardown)
+{
+	setup_mode(&modes[2], 0);
+	const int rw = PROT_READ | PROT_WRITE, fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+	struct km_fault_info info;
+	int base = count_vmas();
+	/* A and C, one page apart, each written: two anon_vmas. */
+	cr_assert_eq(km_mmap(km, mm, 0x20000000, 4096, rw, fl, NULL, 0), 0x20000000);
+	cr_assert_eq(km_mmap(km, mm, 0x20002000, 4096, rw, fl, NULL, 0), 0x20002000);
+	uint64_t av0 = km_stats(km)->anon_vma_alloc;
+	cr_assert_eq(fault(0x20000000, PF_ERR_W, &info), KM_FAULT_OK);
+	cr_assert_eq(fault(0x20002000, PF_ERR_W, &info), KM_FAULT_OK);
+	cr_assert_eq(km_stats(km)->anon_vma_alloc - av0, 2);
+	cr_assert_eq(count_vmas(), base + 2);
+	/* B fills the hole: it merges with A (B has no anon_vma) but not with C (A's and C's
+	 * anon_vmas differ). */
+	cr_assert_eq(km_mmap(km, mm, 0x20001000, 4096, rw, fl, NULL, 0), 0x20001000);
+	cr_assert_eq(count_vmas(), base + 2);
+	cr_assert_null(km_check(km, mm));
+	/* A write in B's range needs no new anon_vma (the merged VMA has A's). */
+	cr_assert_eq(fault(0x20001000, PF_ERR_W, &info), KM_FAULT_OK);
+	cr_assert_eq(km_stats(km)->anon_vma_alloc - av0, 2);
+	/* An adjacent never-faulted VMA with other rights (so a VMA of its own) gets C's anon_vma
+	 * on its first write fault (anon_vma_compatible ignores the access bits). */
+	cr_assert_eq(km_mmap(km, mm, 0x20003000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, fl, NULL, 0),
+		     0x20003000);
+	cr_assert_eq(count_vmas(), base + 3);
+	cr_assert_eq(fault(0x20003000, PF_ERR_W, &info), KM_FAULT_OK);
+	cr_assert_eq(km_stats(km)->anon_vma_alloc - av0, 2);
+	/* A moved VMA keeps its page offset: moved next to A's end, it does not merge although
+	 * flags and anon_vma would allow it. */
+	cr_assert_eq(km_mmap(km, mm, 0x20100000, 4096, rw, fl, NULL, 0), 0x20100000);
+	cr_assert_eq(km_mremap(km, mm, 0x20100000, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, 0x20004000),
+		     0x20004000);
+	cr_assert_eq(count_vmas(), base + 4);
+	/* Unmapping everything frees both anon_vmas. */
+	uint64_t freed0 = km_stats(km)->anon_vma_free;
+	cr_assert_eq(km_munmap(km, mm, 0x20000000, 0x5000), 0);
+	cr_assert_eq(km_stats(km)->anon_vma_free - freed0, 2);
+	cr_assert_eq(count_vmas(), base);
+}
+
+/* accountable_mapping: a private writable file mapping carries VM_ACCOUNT, which it keeps when
+ * mprotect makes it read-only, so it does not merge with the read-only mapping of the same file
+ * before it (the RELRO range of a static binary). Without VM_ACCOUNT on either side they would
+ * merge (contiguous file offsets, same flags). */
+Test(mmap, relro_range_stays_apart_after_mprotect, .fini = teardown)
+{
+	setup_mode(&modes[2], 0);
+	char path[] = "/tmp/mmuemu-test-relro-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	char buf[4 * 4096];
+	memset(buf, 0x5a, sizeof(buf));
+	cr_assert_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	struct km_file *f = km_file_get(km, fd);
+	cr_assert_not_null(f);
+	int base = count_vmas();
+	cr_assert_eq(km_mmap(km, mm, 0x30000000, 8192, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0), 0x30000000);
+	cr_assert_eq(km_mmap(km, mm, 0x30002000, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, f, 8192),
+		     0x30002000);
+	cr_assert_eq(count_vmas(), base + 2);
+	cr_assert_eq(km_mprotect(km, mm, 0x30002000, 8192, PROT_READ), 0);
+	cr_assert_eq(count_vmas(), base + 2, "the RELRO range merged back into the read-only one");
+	/* Two read-only mappings of consecutive file pages do merge. */
+	cr_assert_eq(km_mmap(km, mm, 0x30004000, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0), 0x30004000);
+	cr_assert_eq(km_mmap(km, mm, 0x30005000, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 4096), 0x30005000);
+	cr_assert_eq(count_vmas(), base + 3);
+	km_file_put(km, f);
+	close(fd);
+	unlink(path);
+}
