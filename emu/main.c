@@ -431,6 +431,10 @@ static int cmd_run(int argc, char **argv)
 		case OPT_PROC: check_proc_list(optarg); proc_list = optarg; break;
 		case OPT_PROC_DIR: {
 			struct stat st;
+			/* Created when missing (one level, like mkdir), so a script can name a fresh
+			 * directory per run. */
+			if (stat(optarg, &st) != 0 && mkdir(optarg, 0777) != 0)
+				die_usage("--proc-dir: cannot create '%s'", optarg);
 			if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
 				die_usage("--proc-dir: '%s' is not a directory", optarg);
 			proc_dir = optarg;
@@ -468,7 +472,7 @@ static int cmd_run(int argc, char **argv)
 		die_usage("%s", "--no-icount is only available with --model functional");
 	if (!trace_cli_check(&tcli, cerr, sizeof(cerr)))
 		die_usage("%s", cerr);
-	if (!runplot_cli_check(&pcli, functional, cerr, sizeof(cerr)))
+	if (!runplot_cli_check(&pcli, functional, eo.count_insns, cerr, sizeof(cerr)))
 		die_usage("%s", cerr);
 	if (functional && tcli.path)
 		die_usage("%s", "--trace records the timing model's events; it makes no sense with --model functional");
