@@ -293,21 +293,27 @@ static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 }
 
 /* The kernel model changed a present translation: drop Unicorn's cached ones. */
+/* Linux's flush_tlb_range / flush_tlb_kernel_range on the timing model: INVLPG per page up to
+ * tlb_single_page_flush_ceiling (33 pages), else one flush of kind `full` (end == 0: always). */
+static void timing_flush_range(struct engine *e, uint64_t start, uint64_t end, enum mmu_flush_kind full)
+{
+	if (!e->timing)
+		return;
+	if (end > start && (end - start) >> 12 <= 33) {
+		for (uint64_t va = start & ~0xfffULL; va < end; va += 4096)
+			mmu_timing_invlpg(e->timing, va, 0, false);
+	} else {
+		mmu_timing_flush(e->timing, full, 0);
+	}
+}
+
 static void flush_cb(void *ctx, struct mm_struct *mm, uint64_t start, uint64_t end)
 {
 	struct engine *e = ctx;
 	(void)mm;
 	e->tlb_flushes++;
 	uc_ctl_flush_tlb(e->g.uc);
-	if (e->timing) {
-		/* Linux: INVLPG per page up to tlb_single_page_flush_ceiling (33), else a full flush. */
-		if (end && end > start && (end - start) >> 12 <= 33) {
-			for (uint64_t va = start & ~0xfffULL; va < end; va += 4096)
-				mmu_timing_invlpg(e->timing, va, 0, false);
-		} else {
-			mmu_timing_flush(e->timing, FLUSH_ALL, 0);
-		}
-	}
+	timing_flush_range(e, start, end, FLUSH_ALL);
 }
 
 /* The kernel touched its own mapping (a kmap slot): a supervisor access through the TLB model. */
@@ -323,16 +329,8 @@ static void kernel_access_cb(void *ctx, uint64_t va, int kind)
  * never uses these addresses, so Unicorn's TLB holds none of them. */
 static void flush_kernel_cb(void *ctx, uint64_t start, uint64_t end)
 {
-	struct engine *e = ctx;
-	if (!e->timing)
-		return;
-	if (end > start && (end - start) >> 12 <= 33) {
-		for (uint64_t va = start & ~0xfffULL; va < end; va += 4096)
-			mmu_timing_invlpg(e->timing, va, 0, false);
-	} else {
-		/* flush_tlb_kernel_range beyond the ceiling: flush_tlb_all, global entries too. */
-		mmu_timing_flush(e->timing, FLUSH_ALL_GLOBAL, 0);
-	}
+	/* Beyond the ceiling flush_tlb_kernel_range is flush_tlb_all: global entries too. */
+	timing_flush_range(ctx, start, end, FLUSH_ALL_GLOBAL);
 }
 
 /* ---- syscalls and interrupts -------------------------------------------------------------------- */
@@ -619,6 +617,17 @@ int engine_add_observer(struct engine *e, const struct mmu_observer *obs)
 	return 0;
 }
 
+static void km_event_cb(void *ctx, const struct km_event *ev);
+
+/* The kernel model's callbacks into the machine; kernel events only when someone listens. */
+static void set_km_ops(struct engine *e)
+{
+	struct km_ops ops = { .flush_tlb = flush_cb, .kernel_access = kernel_access_cb,
+			       .flush_kernel = flush_kernel_cb, .event = e->nkml ? km_event_cb : NULL,
+			       .ctx = e };
+	km_set_ops(e->g.km, &ops);
+}
+
 static void km_event_cb(void *ctx, const struct km_event *ev)
 {
 	struct engine *e = ctx;
@@ -634,11 +643,8 @@ int engine_add_km_listener(struct engine *e, void (*fn)(void *ctx, const struct 
 	e->kml[e->nkml].fn = fn;
 	e->kml[e->nkml].ctx = ctx;
 	e->nkml++;
-	if (e->nkml == 1) {
-		struct km_ops ops = { .flush_tlb = flush_cb, .kernel_access = kernel_access_cb,
-				       .flush_kernel = flush_kernel_cb, .event = km_event_cb, .ctx = e };
-		km_set_ops(e->g.km, &ops);
-	}
+	if (e->nkml == 1 && e->g.uc)
+		set_km_ops(e);
 	return 0;
 }
 
@@ -661,9 +667,7 @@ int engine_init(struct engine *e, const struct engine_options *opts, char *err, 
 	e->pm.size = km_phys_size(g->km);
 	UC_CHECK(uc_mem_map_ptr(g->uc, 0, e->pm.size, UC_PROT_ALL, e->pm.base), "mapping modelled RAM");
 	km_mm_regs(g->km, g->mm, &e->regs);
-	struct km_ops ops = { .flush_tlb = flush_cb, .kernel_access = kernel_access_cb,
-			       .flush_kernel = flush_kernel_cb, .ctx = e };
-	km_set_ops(g->km, &ops);
+	set_km_ops(e);
 
 	uc_hook h;
 	UC_CHECK(uc_hook_add(g->uc, &h, UC_HOOK_TLB_FILL, (void *)hook_tlb_fill, e, 1, 0), "TLB-fill hook");

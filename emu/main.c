@@ -430,13 +430,10 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NO_ZERO_PAGE: no_zero_page = true; break;
 		case OPT_PROC: check_proc_list(optarg); proc_list = optarg; break;
 		case OPT_PROC_DIR: {
-			struct stat st;
-			/* Created when missing (one level, like mkdir), so a script can name a fresh
-			 * directory per run. */
-			if (stat(optarg, &st) != 0 && mkdir(optarg, 0777) != 0)
-				die_usage("--proc-dir: cannot create '%s'", optarg);
-			if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
-				die_usage("--proc-dir: '%s' is not a directory", optarg);
+			/* Created when missing (like --plot DIR), so a script can name a fresh directory
+			 * per run. */
+			if (plot_mkdirs(optarg) != 0)
+				die_usage("--proc-dir: '%s' is not a directory and cannot be created", optarg);
 			proc_dir = optarg;
 			break;
 		}

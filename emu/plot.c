@@ -67,8 +67,7 @@ bool runplot_cli_option(struct runplot_cli *c, int opt, const char *arg, char *e
 	return false;
 }
 
-/* mkdir -p. 0, or -1 with errno. */
-static int make_dirs(const char *path)
+int plot_mkdirs(const char *path)
 {
 	char buf[4096];
 	size_t n = strlen(path);
@@ -128,7 +127,7 @@ bool runplot_cli_check(struct runplot_cli *c, bool functional, bool count_insns,
 	if (c->plot_dir && !functional)
 		c->mrc = true;
 	if (c->plot_dir) {
-		if (make_dirs(c->plot_dir) != 0) {
+		if (plot_mkdirs(c->plot_dir) != 0) {
 			snprintf(err, errlen, "--plot %s: cannot create the directory: %s", c->plot_dir, strerror(errno));
 			return false;
 		}
@@ -253,8 +252,7 @@ static int close_checked(FILE *f, const char *dir, const char *name, char *err, 
 	return 0;
 }
 
-/* Escapes a string for a single-quoted gnuplot string (quotes doubled). */
-static void gp_quote(FILE *f, const char *s)
+void plot_gp_quote(FILE *f, const char *s)
 {
 	fputc('\'', f);
 	for (; *s; s++) {
@@ -272,7 +270,7 @@ static void gp_begin(FILE *f, const char *stem, const char *title)
 	fprintf(f, "set terminal svg size 900,540 dynamic enhanced font 'sans,12' background rgb 'white'\n");
 	fprintf(f, "set output '%s.svg'\n", stem);
 	fprintf(f, "set title ");
-	gp_quote(f, title);
+	plot_gp_quote(f, title);
 	fprintf(f, " noenhanced\nset grid\n");
 }
 
@@ -287,8 +285,7 @@ static void gp_end(FILE *f, const char *stem)
 	fprintf(f, "set output '%s.png'\nreplot\nunset output\n", stem);
 }
 
-/* Runs gnuplot SCRIPT in dir. */
-static int run_gnuplot(const char *dir, const char *script, char *err, size_t errlen)
+int plot_run_gnuplot(const char *dir, const char *script, char *err, size_t errlen)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -407,7 +404,7 @@ static int plot_mrc(const struct mrc *m, const char *dir, const char *title, cha
 	gp_end(f, "mrc");
 	if (close_checked(f, dir, "mrc.gp", err, errlen))
 		return -1;
-	if (run_gnuplot(dir, "mrc.gp", err, errlen))
+	if (plot_run_gnuplot(dir, "mrc.gp", err, errlen))
 		return -1;
 	return check_outputs(dir, "mrc", err, errlen);
 }
@@ -455,7 +452,7 @@ static int plot_walks(const struct engine *e, const char *dir, const char *title
 	gp_end(f, "walk_latency");
 	if (close_checked(f, dir, "walk_latency.gp", err, errlen))
 		return -1;
-	if (run_gnuplot(dir, "walk_latency.gp", err, errlen))
+	if (plot_run_gnuplot(dir, "walk_latency.gp", err, errlen))
 		return -1;
 	return check_outputs(dir, "walk_latency", err, errlen);
 }
@@ -487,7 +484,7 @@ static int plot_faults(const struct engine *e, const char *dir, const char *titl
 	gp_end(f, "faults");
 	if (close_checked(f, dir, "faults.gp", err, errlen))
 		return -1;
-	if (run_gnuplot(dir, "faults.gp", err, errlen))
+	if (plot_run_gnuplot(dir, "faults.gp", err, errlen))
 		return -1;
 	return check_outputs(dir, "faults", err, errlen);
 }

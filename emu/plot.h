@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "gnuplot.h"
 #include "mrc.h"
 
 enum { RUNPLOT_OPT_MRC, RUNPLOT_OPT_MRC_MAX, RUNPLOT_OPT_MRC_CSV, RUNPLOT_OPT_PLOT, RUNPLOT_OPT_N };

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gnuplot.h"
 #include "sweep.h"
 
 #define MAX_AXES    16
@@ -172,23 +173,6 @@ static char *absolute(const char *path)
 	if (!getcwd(cwd, sizeof cwd))
 		return xstrdup(path);
 	return xasprintf("%s/%s", cwd, path);
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0777) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	}
-	if (mkdir(buf, 0777) && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Splits a command line into words: whitespace separates, '...' and "..." quote, backslash
@@ -1495,17 +1479,6 @@ static bool write_tables(const struct spec *s, struct job *jobs, unsigned njobs,
 
 /* ------------------------------------------------------------------ plots -------------- */
 
-static void gp_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* Entries of a TLB geometry value (ENTRIESxWAYS or ENTRIES,full), 0 when it is not one. */
 static unsigned long geometry_entries(const char *v)
 {
@@ -1555,28 +1528,9 @@ static void gp_terminals(FILE *f, const char *stem, const char *plotcmd_file, un
 
 static int run_gnuplot(const char *dir, const char *script)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "%s: fork: %s\n", sw_name, strerror(errno));
-		return 1;
-	}
-	if (pid == 0) {
-		if (chdir(dir) != 0)
-			_exit(126);
-		execlp("gnuplot", "gnuplot", script, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
-		fprintf(stderr, "%s: --plot: gnuplot not found (install gnuplot-nox); the data and scripts are in %s\n", sw_name, dir);
-		return 1;
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "%s: --plot: gnuplot %s/%s failed\n", sw_name, dir, script);
+	char err[512];
+	if (plot_run_gnuplot(dir, script, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", sw_name, err);
 		return 1;
 	}
 	return 0;
@@ -1587,7 +1541,7 @@ static int run_gnuplot(const char *dir, const char *script)
  * combination of the other axes). Returns 0 or 1. */
 static int write_plots(const struct spec *s, const char *dir, struct job *jobs, unsigned njobs, json_object **reports)
 {
-	if (mkdir_p(dir) != 0) {
+	if (plot_mkdirs(dir) != 0) {
 		fprintf(stderr, "%s: --plot %s: %s\n", sw_name, dir, strerror(errno));
 		return 1;
 	}
@@ -1634,7 +1588,7 @@ static int write_plots(const struct spec *s, const char *dir, struct job *jobs, 
 		   "set datafile separator '\\t'\nset datafile missing 'NaN'\n"
 		   "set title ");
 	char *t = xasprintf("%s: translation overhead by configuration", s->name);
-	gp_string(f, t);
+	plot_gp_quote(f, t);
 	free(t);
 	fprintf(f, " noenhanced\nset style data histograms\nset style histogram clustered gap 1\n"
 		   "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset grid ytics\n"
@@ -1643,7 +1597,7 @@ static int write_plots(const struct spec *s, const char *dir, struct job *jobs, 
 		   "set bmargin 7\nplot ");
 	for (unsigned g = 0; g < ng; g++) {
 		fprintf(f, "%s'overhead.dat' using %u%s title ", g ? ", " : "", g + 2, g ? "" : ":xtic(1)");
-		gp_string(f, s->guests[g].name);
+		plot_gp_quote(f, s->guests[g].name);
 	}
 	fputc('\n', f);
 	fclose(f);
@@ -1728,16 +1682,16 @@ static int write_plots(const struct spec *s, const char *dir, struct job *jobs, 
 	fprintf(f, "# the plot commands of missrate.{svg,png}; missrate.gp sets the terminals\n"
 		   "set datafile separator '\\t'\nset datafile missing 'NaN'\nset title ");
 	t = xasprintf("%s: %s miss rate against %s entries", s->name, lvname[level], a->key);
-	gp_string(f, t);
+	plot_gp_quote(f, t);
 	free(t);
 	fprintf(f, " noenhanced\nset logscale x 2\nset grid\nset yrange [0:*]\nset xlabel ");
 	t = xasprintf("%s entries", a->key);
-	gp_string(f, t);
+	plot_gp_quote(f, t);
 	free(t);
 	fprintf(f, " noenhanced\nset ylabel '%s miss rate (%%)'\nset key outside right top noenhanced\nplot ", lvname[level]);
 	for (unsigned i = 0; i < nser; i++) {
 		fprintf(f, "%s'missrate.dat' index %u using 1:2 with linespoints pt 7 title ", i ? ", \\\n     " : "", i);
-		gp_string(f, titles[i]);
+		plot_gp_quote(f, titles[i]);
 		free(titles[i]);
 	}
 	free(titles);
@@ -1887,7 +1841,7 @@ int sweep_main(int argc, char **argv, struct config_registry *reg)
 			job_build(s, self, &jobs[cfg * s->nguests + g], cfg, g);
 	int status = 0;
 	char *runs = xasprintf("%s/runs", s->output);
-	if (mkdir_p(runs) != 0) {
+	if (plot_mkdirs(runs) != 0) {
 		fprintf(stderr, "%s: cannot create %s: %s\n", sw_name, runs, strerror(errno));
 		free(runs);
 		status = 1;

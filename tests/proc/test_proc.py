@@ -384,10 +384,24 @@ def main():
     err = p.stderr.decode()
     tap(p.returncode == 2 and "vmstat" in err, "--proc with an unknown name: exit 2 naming it",
         ["exit %d: %s" % (p.returncode, err.strip())])
-    p = subprocess.run([mm, "run", "--proc-dir", "/nonexistent/dir", "--", os.path.join(guests, "hello-x86_64")],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    tap(p.returncode == 2 and "--proc-dir" in p.stderr.decode(), "--proc-dir that is not a directory: exit 2",
-        ["exit %d: %s" % (p.returncode, p.stderr.decode().strip())])
+    with tempfile.TemporaryDirectory() as td:
+        # a path under a regular file can be neither found nor created
+        blocker = os.path.join(td, "file")
+        open(blocker, "w").close()
+        p = subprocess.run([mm, "run", "--proc-dir", os.path.join(blocker, "dir"), "--",
+                            os.path.join(guests, "hello-x86_64")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        tap(p.returncode == 2 and "--proc-dir" in p.stderr.decode(), "--proc-dir that is not a directory: exit 2",
+            ["exit %d: %s" % (p.returncode, p.stderr.decode().strip())])
+        # a missing directory is created, parents included
+        nested = os.path.join(td, "a", "b")
+        p = subprocess.run([mm, "run", "--no-report", "--proc-dir", nested, "--",
+                            os.path.join(guests, "hello-x86_64")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        made = sorted(os.listdir(nested)) if os.path.isdir(nested) else []
+        tap(p.returncode == 0 and made == sorted(["buddyinfo", "pagetypeinfo", "zoneinfo", "slabinfo", "meminfo"]),
+            "--proc-dir creates a missing directory and writes the five files",
+            ["exit %d, files %r: %s" % (p.returncode, made, p.stderr.decode().strip()[-300:])])
 
     print("TAP version 13")
     print("1..%d" % len(results))
