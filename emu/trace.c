@@ -1,17 +1,24 @@
 /* trace.c — the trace writer (`mmuemu run --trace FILE`); the format is docs/trace-format.md.
  *
- * Records are appended to a raw block buffer of TRACE_BLOCK_RAW bytes. Every numeric field is a
- * LEB128 varint, most of them deltas against the previous record of the block (instruction
- * count, cycle, PC) or of the same kind (addresses), so that a loop's records repeat byte for
- * byte and zstd folds them. The delta state restarts at each block, so each block decodes on its
- * own. A full block is handed to a compressor thread, which compresses it (zstd, with the frame
- * checksum) and writes it behind a 20-byte header while the guest runs on into the other raw
- * buffer; the writer holds two raw blocks and one compressed block, whatever the length of the
- * run (the guest waits only when both raw buffers are full).
+ * The guest thread does as little as it can: an event that passes the filters is copied,
+ * unencoded, into a staging buffer (STAGE_BYTES) together with the instruction count, cycle and
+ * PC of the moment. A full staging buffer is handed to the compressor thread, which encodes the
+ * staged events into the file's records and blocks, compresses each block (zstd, with the frame
+ * checksum) and writes it behind a 20-byte header, while the guest runs on into the other
+ * staging buffer (it waits only when both are full). The writer holds two staging buffers, one
+ * raw block and one compressed block, whatever the length of the run.
  *
- * Cost: with only walks and faults selected, the timing model's hot path calls no lookup
- * callback (the observer has none) and a record is written per walk; with lookups selected
- * every modelled access costs one callback, a register read for the PC and ~10 bytes encoded.
+ * Encoding: every numeric field is a LEB128 varint, most of them deltas against the previous
+ * record of the block (instruction count, cycle, PC) or of the same kind (addresses), so that a
+ * loop's records repeat byte for byte and zstd folds them. The delta state restarts at each
+ * block, so each block decodes on its own. All encoder state belongs to the compressor thread
+ * (to the guest thread once that has stopped, or when it could not be started), and the output
+ * does not depend on when buffers were handed over.
+ *
+ * Cost on the guest thread: with only walks and faults selected, the timing model's hot path
+ * calls no lookup callback (the observer has none), and a walk costs one register read for the
+ * PC and a copy of the walk event; with lookups selected, every modelled access costs one
+ * callback and a 64-byte copy.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -231,26 +238,54 @@ bool trace_cli_check(const struct trace_cli *c, char *err, size_t errlen)
 
 /* ---- the writer ---------------------------------------------------------------------------- */
 
+/* A staged record: what the guest thread appends, fixed-size and unencoded. The compressor
+ * thread turns it into the file's varint record (encode_*). */
+#define PCID_SAME 0xffffu          /* the record has the previous record's PCID */
+#define STAGE_BYTES (1u << 20)     /* one staging buffer */
+
+struct stage_hdr {
+	uint64_t insn, cycle, pc;
+	uint16_t pcid;
+	uint8_t kind, bits;
+	uint32_t size;                 /* header + body, a multiple of 8 */
+};
+
+struct stage_km {
+	uint64_t pfn, addr;
+	uint8_t kind, order, slowpath, cache_len;
+	int8_t zone, migratetype;
+	char cache[64];
+};
+
+struct stage_fault {
+	uint64_t cr2, cycles, frames;
+	uint32_t ec, kind;
+};
+
+struct stage_syscall {
+	uint64_t nr;
+	int64_t ret;
+	uint64_t args[6];
+	const char *name;              /* a static string (guest_syscall_name) */
+};
+
 struct trace_writer {
 	struct engine *e;
 	FILE *f;
 	struct trace_filter flt;
 	bool want_lookup;              /* all lookups or misses selected */
-	ZSTD_CCtx *cctx;
-	uint8_t *raw;                  /* TRACE_BLOCK_RAW bytes */
-	size_t len;
-	uint8_t *comp;
-	size_t comp_cap;
-	uint32_t block_records;
-	/* The compressor thread: it owns `spare` while job_ready is set. */
+	/* Guest thread: the staging buffer being filled. */
+	uint8_t *stage;
+	size_t slen;
+	/* The compressor thread: it owns `spare` while job_ready is set, and everything below
+	 * the encoder line at all times (the guest thread only once the thread has stopped). */
 	pthread_t thr;
 	bool thr_on, job_ready, stop;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint8_t *spare;
 	size_t job_len;
-	uint32_t job_records;
-	uint64_t records, blocks, bytes;
+	uint64_t records, bytes;
 	uint64_t sample_ctr;
 	bool failed, closed;
 	char errmsg[256];
@@ -262,7 +297,14 @@ struct trace_writer {
 	/* Faults already recorded per kind (user faults through the fill hook, and uaccess faults
 	 * found by comparing with the kernel model's counters). */
 	uint64_t fk_seen[KM_FK_COUNT];
-	/* Delta state, reset at each block. */
+	/* ---- encoder: the block being encoded, its compression, and its delta state ---- */
+	ZSTD_CCtx *cctx;
+	uint8_t *raw;                  /* TRACE_BLOCK_RAW bytes */
+	size_t len;
+	uint8_t *comp;
+	size_t comp_cap;
+	uint32_t block_records;
+	uint64_t blocks;
 	uint64_t p_insn, p_cycle, p_pc;
 	uint16_t p_pcid;
 	uint32_t p_lflags;             /* flags of the previous lookup; UINT32_MAX: none */
@@ -334,12 +376,21 @@ static void write_bytes(struct trace_writer *tw, const void *p, size_t n)
 	tw->bytes += n;
 }
 
-/* Compresses and writes one raw block (the compressor thread; the caller once it has stopped). */
-static void write_block(struct trace_writer *tw, const uint8_t *raw, size_t len, uint32_t nrec)
+/* ---- encoder (the compressor thread; the guest thread when there is none) ---- */
+
+/* Compresses and writes the encoded block, and starts a new one: the delta state restarts. */
+static void write_block(struct trace_writer *tw)
 {
+	if (!tw->len)
+		return;
+	size_t len = tw->len;
+	uint32_t nrec = tw->block_records;
+	tw->len = 0;
+	tw->block_records = 0;
+	reset_deltas(tw);
 	if (tw->failed)
 		return;
-	size_t n = ZSTD_compress2(tw->cctx, tw->comp, tw->comp_cap, raw, len);
+	size_t n = ZSTD_compress2(tw->cctx, tw->comp, tw->comp_cap, tw->raw, len);
 	if (ZSTD_isError(n)) {
 		snprintf(tw->errmsg, sizeof(tw->errmsg), "zstd: %s", ZSTD_getErrorName(n));
 		tw->failed = true;
@@ -356,6 +407,132 @@ static void write_block(struct trace_writer *tw, const uint8_t *raw, size_t len,
 	tw->blocks++;
 }
 
+/* The tag and the common fields (instruction count, cycle, PC as deltas; the PCID when it
+ * changed). Returns where the kind's own fields go. */
+static uint8_t *enc_common(struct trace_writer *tw, const struct stage_hdr *h)
+{
+	unsigned pcid = h->pcid == PCID_SAME ? tw->p_pcid : h->pcid;
+	bool newpcid = (uint16_t)pcid != tw->p_pcid;
+	uint8_t *p = tw->raw + tw->len;
+	*p++ = (uint8_t)(h->kind | (h->bits & 7u) << 4 | (newpcid ? 0x80 : 0));
+	p = put_uv(p, h->insn - tw->p_insn);
+	tw->p_insn = h->insn;
+	p = put_dv(p, h->cycle, &tw->p_cycle);
+	p = put_dv(p, h->pc, &tw->p_pc);
+	if (newpcid) {
+		p = put_uv(p, pcid);
+		tw->p_pcid = (uint16_t)pcid;
+	}
+	return p;
+}
+
+static uint8_t *enc_lookup(struct trace_writer *tw, uint8_t *p, const struct mmu_lookup_event *ev)
+{
+	/* flags: acc 0-1, size 2-3, array 4-5, supervisor 6, global 7, dirty assist 8. Omitted
+	 * (tag bit 6) when equal to the previous lookup's. */
+	uint32_t fl = (ev->acc & 3u) | (ev->size & 3u) << 2 | (ev->array & 3u) << 4 | (ev->user ? 0 : 1u << 6) |
+		      (ev->global ? 1u << 7 : 0) | (ev->dirty_assist ? 1u << 8 : 0);
+	if (fl == tw->p_lflags)
+		tw->raw[tw->len] |= 0x40;
+	else
+		p = put_uv(p, fl);
+	tw->p_lflags = fl;
+	unsigned a = ev->acc < 3 ? ev->acc : 0;
+	p = put_dv(p, ev->va, &tw->p_va[a]);
+	if (ev->outcome != MMU_OUT_FAULT)
+		p = put_dv(p, ev->pa - ev->va, &tw->p_pdelta[a]);
+	p = put_uv(p, ev->cycles);
+	return put_uv(p, ev->count);
+}
+
+static uint8_t *enc_walk(struct trace_writer *tw, uint8_t *p, const struct mmu_walk_event *w)
+{
+	*p++ = (uint8_t)((w->acc & 3u) | (w->size & 3u) << 2);
+	*p++ = w->nreads;
+	*p++ = w->first_level;
+	*p++ = w->timed_reads;
+	*p++ = (uint8_t)(w->pwc_hit_level + 1);
+	*p++ = w->ad_writes;
+	p = put_uv(p, w->cycles);
+	p = put_dv(p, w->va, &tw->p_walk_va);
+	/* Each entry after the first lies in the table the previous entry points to: only its
+	 * offset from that frame is stored; the page base likewise relative to the leaf's frame. */
+	for (unsigned i = 0; i < w->nreads && i < MMU_EVENT_MAX_READS; i++) {
+		if (i == 0)
+			p = put_dv(p, w->entry_pa[0], &tw->p_walk_pa[0]);
+		else
+			p = put_sv(p, (int64_t)(w->entry_pa[i] - (w->entry[i - 1] & TRACE_FRAME_MASK)));
+		p = put_dv(p, w->entry[i], &tw->p_walk_ent[i]);
+	}
+	if (!w->fault)
+		p = put_sv(p, (int64_t)(w->page_base - (w->nreads ? w->entry[w->nreads - 1] & TRACE_FRAME_MASK : 0)));
+	return p;
+}
+
+static uint8_t *enc_inv(struct trace_writer *tw, uint8_t *p, const struct mmu_inv_event *ev)
+{
+	p = put_dv(p, ev->va, &tw->p_flush_va);
+	return put_uv(p, ev->entries);
+}
+
+static uint8_t *enc_km(struct trace_writer *tw, uint8_t *p, const struct stage_km *k)
+{
+	*p++ = k->order;
+	*p++ = (uint8_t)k->zone;
+	*p++ = (uint8_t)k->migratetype;
+	*p++ = k->slowpath;
+	p = put_dv(p, k->pfn, &tw->p_pfn);
+	p = put_dv(p, k->addr, &tw->p_kaddr);
+	p = put_uv(p, k->cache_len);
+	memcpy(p, k->cache, k->cache_len);
+	return p + k->cache_len;
+}
+
+static uint8_t *enc_fault(struct trace_writer *tw, uint8_t *p, const struct stage_fault *f)
+{
+	p = put_dv(p, f->cr2, &tw->p_fault_va);
+	p = put_uv(p, f->ec);
+	p = put_uv(p, f->kind);
+	p = put_uv(p, f->cycles);
+	return put_uv(p, f->frames);
+}
+
+static uint8_t *enc_syscall(uint8_t *p, const struct stage_syscall *s)
+{
+	p = put_uv(p, s->nr);
+	p = put_sv(p, s->ret);
+	for (int i = 0; i < 6; i++)
+		p = put_uv(p, s->args[i]);
+	size_t n = strlen(s->name);
+	p = put_uv(p, n);
+	memcpy(p, s->name, n);
+	return p + n;
+}
+
+/* Encodes a staging buffer's records into blocks, writing each block as it fills. */
+static void encode_stage(struct trace_writer *tw, const uint8_t *buf, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		const struct stage_hdr *h = (const struct stage_hdr *)(const void *)(buf + off);
+		const void *body = h + 1;
+		off += h->size;
+		if (tw->len + TRACE_RECORD_MAX > TRACE_BLOCK_RAW)
+			write_block(tw);
+		uint8_t *p = enc_common(tw, h);
+		switch (h->kind) {
+		case TRACE_K_LOOKUP: p = enc_lookup(tw, p, body); break;
+		case TRACE_K_WALK: p = enc_walk(tw, p, body); break;
+		case TRACE_K_FLUSH: p = enc_inv(tw, p, body); break;
+		case TRACE_K_KERNEL: p = enc_km(tw, p, body); break;
+		case TRACE_K_FAULT: p = enc_fault(tw, p, body); break;
+		case TRACE_K_SYSCALL: p = enc_syscall(p, body); break;
+		default: break;
+		}
+		tw->len = (size_t)(p - tw->raw);
+		tw->block_records++;
+	}
+}
+
 static void *compressor(void *arg)
 {
 	struct trace_writer *tw = arg;
@@ -366,7 +543,7 @@ static void *compressor(void *arg)
 		if (!tw->job_ready)
 			break;
 		pthread_mutex_unlock(&tw->mu);
-		write_block(tw, tw->spare, tw->job_len, tw->job_records);
+		encode_stage(tw, tw->spare, tw->job_len);
 		pthread_mutex_lock(&tw->mu);
 		tw->job_ready = false;
 		pthread_cond_broadcast(&tw->cv);
@@ -375,33 +552,31 @@ static void *compressor(void *arg)
 	return NULL;
 }
 
-/* Hands the raw block to the compressor (waiting for it to finish the previous one) and starts
- * a new block: the delta state restarts. */
-static void flush_block(struct trace_writer *tw)
+/* ---- staging (the guest thread) ---- */
+
+/* Hands the staging buffer to the compressor (waiting for it to finish the previous one). */
+static void hand_off(struct trace_writer *tw)
 {
-	if (!tw->len)
+	if (!tw->slen)
 		return;
 	if (tw->thr_on) {
 		pthread_mutex_lock(&tw->mu);
 		while (tw->job_ready)
 			pthread_cond_wait(&tw->cv, &tw->mu);
 		uint8_t *t = tw->spare;
-		tw->spare = tw->raw;
-		tw->raw = t;
-		tw->job_len = tw->len;
-		tw->job_records = tw->block_records;
+		tw->spare = tw->stage;
+		tw->stage = t;
+		tw->job_len = tw->slen;
 		tw->job_ready = true;
 		pthread_cond_broadcast(&tw->cv);
 		pthread_mutex_unlock(&tw->mu);
 	} else {
-		write_block(tw, tw->raw, tw->len, tw->block_records);
+		encode_stage(tw, tw->stage, tw->slen);
 	}
-	tw->len = 0;
-	tw->block_records = 0;
-	reset_deltas(tw);
+	tw->slen = 0;
 }
 
-/* Lets the compressor finish its block and stop. */
+/* Lets the compressor finish its buffer and stop. */
 static void stop_compressor(struct trace_writer *tw)
 {
 	if (!tw->thr_on)
@@ -414,38 +589,27 @@ static void stop_compressor(struct trace_writer *tw)
 	tw->thr_on = false;
 }
 
-/* Starts a record of kind with the tag's kind-specific bits (0..7): makes room, writes the tag
- * and the common fields (instruction count, cycle, PC as deltas; the PCID when it changed).
- * Returns where the kind's own fields go. */
-static uint8_t *begin(struct trace_writer *tw, enum trace_kind kind, unsigned bits, unsigned pcid)
+/* Starts a staged record of kind with the tag's kind-specific bits (0..7) and a body of `body`
+ * bytes: stamps the instruction count, cycle and PC. Returns where the body goes. */
+static void *stage(struct trace_writer *tw, enum trace_kind kind, unsigned bits, unsigned pcid, size_t body)
 {
-	if (tw->len + TRACE_RECORD_MAX > TRACE_BLOCK_RAW)
-		flush_block(tw);
+	uint32_t size = (uint32_t)((sizeof(struct stage_hdr) + body + 7) & ~(size_t)7);
+	if (tw->slen + size > STAGE_BYTES)
+		hand_off(tw);
 	struct engine *e = tw->e;
+	struct stage_hdr *h = (struct stage_hdr *)(void *)(tw->stage + tw->slen);
+	tw->slen += size;
+	tw->records++;
 	uint64_t pc = 0;
 	uc_reg_read(e->g.uc, tw->pc_reg, &pc);
-	if (!tw->is64)
-		pc &= 0xffffffffULL;
-	uint64_t cycle = (uint64_t)((double)e->insns * tw->cpi) + tw->st->translation_cycles + km_cycles(e->g.km);
-	bool newpcid = (uint16_t)pcid != tw->p_pcid;
-	uint8_t *p = tw->raw + tw->len;
-	*p++ = (uint8_t)(kind | (bits & 7) << 4 | (newpcid ? 0x80 : 0));
-	p = put_uv(p, e->insns - tw->p_insn);
-	tw->p_insn = e->insns;
-	p = put_dv(p, cycle, &tw->p_cycle);
-	p = put_dv(p, pc, &tw->p_pc);
-	if (newpcid) {
-		p = put_uv(p, pcid);
-		tw->p_pcid = (uint16_t)pcid;
-	}
-	return p;
-}
-
-static void end(struct trace_writer *tw, uint8_t *p)
-{
-	tw->len = (size_t)(p - tw->raw);
-	tw->block_records++;
-	tw->records++;
+	h->pc = tw->is64 ? pc : pc & 0xffffffffULL;
+	h->insn = e->insns;
+	h->cycle = (uint64_t)((double)e->insns * tw->cpi) + tw->st->translation_cycles + km_cycles(e->g.km);
+	h->pcid = (uint16_t)pcid;
+	h->kind = (uint8_t)kind;
+	h->bits = (uint8_t)bits;
+	h->size = size;
+	return h + 1;
 }
 
 static inline bool in_window(const struct trace_writer *tw)
@@ -469,24 +633,7 @@ static void on_lookup(void *ctx, const struct mmu_lookup_event *ev)
 		return;
 	if (tw->flt.sample > 1 && tw->sample_ctr++ % tw->flt.sample)
 		return;
-	uint8_t *p = begin(tw, TRACE_K_LOOKUP, ev->outcome, ev->pcid);
-	/* flags: acc 0-1, size 2-3, array 4-5, supervisor 6, global 7, dirty assist 8. Omitted
-	 * (tag bit 6) when equal to the previous lookup's. */
-	uint32_t fl = (ev->acc & 3u) | (ev->size & 3u) << 2 | (ev->array & 3u) << 4 | (ev->user ? 0 : 1u << 6) |
-		      (ev->global ? 1u << 7 : 0) | (ev->dirty_assist ? 1u << 8 : 0);
-	uint8_t *tag = tw->raw + tw->len;
-	if (fl == tw->p_lflags)
-		*tag |= 0x40;
-	else
-		p = put_uv(p, fl);
-	tw->p_lflags = fl;
-	unsigned a = ev->acc < 3 ? ev->acc : 0;
-	p = put_dv(p, ev->va, &tw->p_va[a]);
-	if (ev->outcome != MMU_OUT_FAULT)
-		p = put_dv(p, ev->pa - ev->va, &tw->p_pdelta[a]);
-	p = put_uv(p, ev->cycles);
-	p = put_uv(p, ev->count);
-	end(tw, p);
+	memcpy(stage(tw, TRACE_K_LOOKUP, ev->outcome, ev->pcid, sizeof(*ev)), ev, sizeof(*ev));
 }
 
 static void on_walk(void *ctx, const struct mmu_walk_event *w)
@@ -494,27 +641,7 @@ static void on_walk(void *ctx, const struct mmu_walk_event *w)
 	struct trace_writer *tw = ctx;
 	if (!(tw->flt.events & TRACE_SEL(TRACE_K_WALK)) || !in_window(tw) || !in_range(tw, w->va))
 		return;
-	uint8_t *p = begin(tw, TRACE_K_WALK, w->fault ? 1 : 0, w->pcid);
-	*p++ = (uint8_t)((w->acc & 3u) | (w->size & 3u) << 2);
-	*p++ = w->nreads;
-	*p++ = w->first_level;
-	*p++ = w->timed_reads;
-	*p++ = (uint8_t)(w->pwc_hit_level + 1);
-	*p++ = w->ad_writes;
-	p = put_uv(p, w->cycles);
-	p = put_dv(p, w->va, &tw->p_walk_va);
-	/* Each entry after the first lies in the table the previous entry points to: only its
-	 * offset from that frame is stored; the page base likewise relative to the leaf's frame. */
-	for (unsigned i = 0; i < w->nreads && i < MMU_EVENT_MAX_READS; i++) {
-		if (i == 0)
-			p = put_dv(p, w->entry_pa[0], &tw->p_walk_pa[0]);
-		else
-			p = put_sv(p, (int64_t)(w->entry_pa[i] - (w->entry[i - 1] & TRACE_FRAME_MASK)));
-		p = put_dv(p, w->entry[i], &tw->p_walk_ent[i]);
-	}
-	if (!w->fault)
-		p = put_sv(p, (int64_t)(w->page_base - (w->nreads ? w->entry[w->nreads - 1] & TRACE_FRAME_MASK : 0)));
-	end(tw, p);
+	memcpy(stage(tw, TRACE_K_WALK, w->fault ? 1 : 0, w->pcid, sizeof(*w)), w, sizeof(*w));
 }
 
 static void on_inv(void *ctx, const struct mmu_inv_event *ev)
@@ -525,10 +652,7 @@ static void on_inv(void *ctx, const struct mmu_inv_event *ev)
 	bool has_va = ev->kind == MMU_INV_INVLPG || ev->kind == MMU_INV_FAULT || ev->kind == MMU_INV_DROP;
 	if (has_va && !in_range(tw, ev->va))
 		return;
-	uint8_t *p = begin(tw, TRACE_K_FLUSH, ev->kind, ev->pcid);
-	p = put_dv(p, ev->va, &tw->p_flush_va);
-	p = put_uv(p, ev->entries);
-	end(tw, p);
+	memcpy(stage(tw, TRACE_K_FLUSH, ev->kind, ev->pcid, sizeof(*ev)), ev, sizeof(*ev));
 }
 
 static void on_km(void *ctx, const struct km_event *ev)
@@ -536,20 +660,19 @@ static void on_km(void *ctx, const struct km_event *ev)
 	struct trace_writer *tw = ctx;
 	if (!(tw->flt.events & TRACE_SEL(TRACE_K_KERNEL)) || !in_window(tw))
 		return;
-	uint8_t *p = begin(tw, TRACE_K_KERNEL, ev->kind, tw->p_pcid);
-	*p++ = ev->order;
-	*p++ = (uint8_t)ev->zone;
-	*p++ = (uint8_t)ev->migratetype;
-	*p++ = ev->slowpath ? 1 : 0;
-	p = put_dv(p, ev->pfn, &tw->p_pfn);
-	p = put_dv(p, ev->addr, &tw->p_kaddr);
+	struct stage_km *k = stage(tw, TRACE_K_KERNEL, ev->kind, PCID_SAME, sizeof(*k));
+	k->pfn = ev->pfn;
+	k->addr = ev->addr;
+	k->kind = ev->kind;
+	k->order = ev->order;
+	k->slowpath = ev->slowpath ? 1 : 0;
+	k->zone = ev->zone;
+	k->migratetype = ev->migratetype;
 	size_t n = ev->cache ? strlen(ev->cache) : 0;
-	if (n > 64)
-		n = 64;
-	p = put_uv(p, n);
-	memcpy(p, ev->cache ? ev->cache : "", n);
-	p += n;
-	end(tw, p);
+	if (n > sizeof(k->cache))
+		n = sizeof(k->cache);
+	k->cache_len = (uint8_t)n;
+	memcpy(k->cache, ev->cache ? ev->cache : "", n);
 }
 
 /* One fault record. uaccess: a fault the kernel took touching user memory (no CR2 known: the
@@ -561,13 +684,13 @@ static void put_fault(struct trace_writer *tw, bool uaccess, int result, uint64_
 	if (!(tw->flt.events & TRACE_SEL(TRACE_K_FAULT)) || !in_window(tw) ||
 	    (uaccess ? tw->flt.range_hi != 0 : !in_range(tw, cr2)))
 		return;
-	uint8_t *p = begin(tw, TRACE_K_FAULT, (uaccess ? 1u : 0u) | (unsigned)(result & 3) << 1, tw->p_pcid);
-	p = put_dv(p, cr2, &tw->p_fault_va);
-	p = put_uv(p, ec);
-	p = put_uv(p, kind);
-	p = put_uv(p, cycles);
-	p = put_uv(p, frames);
-	end(tw, p);
+	struct stage_fault *f = stage(tw, TRACE_K_FAULT, (uaccess ? 1u : 0u) | (unsigned)(result & 3) << 1, PCID_SAME,
+				      sizeof(*f));
+	f->cr2 = cr2;
+	f->ec = ec;
+	f->kind = kind;
+	f->cycles = cycles;
+	f->frames = frames;
 }
 
 /* Records the faults the kernel model counted that no fill-hook fault accounts for. */
@@ -611,16 +734,11 @@ static void on_syscall(void *ctx, uint64_t nr, const uint64_t *args, int64_t ret
 	const char *name = guest_syscall_name(tw->is64, nr);
 	if (!memory_syscall(name))
 		return;
-	uint8_t *p = begin(tw, TRACE_K_SYSCALL, 0, tw->p_pcid);
-	p = put_uv(p, nr);
-	p = put_sv(p, ret);
-	for (int i = 0; i < 6; i++)
-		p = put_uv(p, args[i]);
-	size_t n = strlen(name);
-	p = put_uv(p, n);
-	memcpy(p, name, n);
-	p += n;
-	end(tw, p);
+	struct stage_syscall *s = stage(tw, TRACE_K_SYSCALL, 0, PCID_SAME, sizeof(*s));
+	s->nr = nr;
+	s->ret = ret;
+	memcpy(s->args, args, sizeof(s->args));
+	s->name = name;
 }
 
 /* ---- header --------------------------------------------------------------------------------- */
@@ -762,12 +880,13 @@ struct trace_writer *trace_open(struct engine *e, const char *path, const struct
 	tw->pc_reg = e->g.is64 ? UC_X86_REG_RIP : UC_X86_REG_EIP;
 	tw->cpi = mmu_timing_config(e->timing)->base_cpi;
 	tw->st = mmu_timing_stats(e->timing);
+	tw->stage = malloc(STAGE_BYTES);
+	tw->spare = malloc(STAGE_BYTES);
 	tw->raw = malloc(TRACE_BLOCK_RAW);
-	tw->spare = malloc(TRACE_BLOCK_RAW);
 	tw->comp_cap = ZSTD_compressBound(TRACE_BLOCK_RAW);
 	tw->comp = malloc(tw->comp_cap);
 	tw->cctx = ZSTD_createCCtx();
-	if (!tw->raw || !tw->spare || !tw->comp || !tw->cctx) {
+	if (!tw->stage || !tw->spare || !tw->raw || !tw->comp || !tw->cctx) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -826,8 +945,9 @@ fail:
 	if (tw->f)
 		fclose(tw->f);
 	ZSTD_freeCCtx(tw->cctx);
-	free(tw->raw);
+	free(tw->stage);
 	free(tw->spare);
+	free(tw->raw);
 	free(tw->comp);
 	free(tw);
 	return NULL;
@@ -849,8 +969,9 @@ int trace_close(struct trace_writer *tw, char *err, size_t errlen)
 		return 0;
 	struct engine *e = tw->e;
 	sync_faults(tw);
-	flush_block(tw);
+	hand_off(tw);
 	stop_compressor(tw);
+	write_block(tw);
 	uint8_t t[28];
 	put_le32(t, TRACE_END_MAGIC);
 	put_le32(t + 4, 0);
@@ -884,8 +1005,9 @@ void trace_free(struct trace_writer *tw)
 	pthread_mutex_destroy(&tw->mu);
 	pthread_cond_destroy(&tw->cv);
 	ZSTD_freeCCtx(tw->cctx);
-	free(tw->raw);
+	free(tw->stage);
 	free(tw->spare);
+	free(tw->raw);
 	free(tw->comp);
 	free(tw);
 }
