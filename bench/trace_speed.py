@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cost of recording a trace, side by side on the pointer-chase guest: an untraced run, a run
+"""Cost of recording a trace, side by side on the pointer-chase guest (or --guest): an untraced run, a run
 recording walks and faults (--trace-events walk,fault: the mode meant to be left on), and a run
 recording everything (every TLB lookup). Runs are interleaved (untraced, walks+faults, all,
 untraced, ...) so machine noise hits every variant alike; medians of --runs runs.
@@ -9,7 +9,8 @@ sensitive to a shared machine), the ratio to the untraced run, and for traced ru
 size, records, and compressed bytes per record and per lookup event. The targets of the trace
 feature: walks+faults <= 1.10x untraced; all lookups <= 3x and <= 4 bytes per event.
 
-Usage: bench/trace_speed.py [--build build] [--runs 5] [--args "16M 2000000 1"] [--json out.json]
+Usage: bench/trace_speed.py [--build build] [--runs 5] [--guest ptrchase-x86_64] [--args "16M 2000000 1"]
+                           [--json out.json]
 """
 import argparse
 import json
@@ -38,11 +39,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--args", default="16M 2000000 1", help="ptrchase arguments")
+    ap.add_argument("--guest", default="ptrchase-x86_64", help="guest program in BUILD/guests")
+    ap.add_argument("--args", default=None, help="guest arguments (ptrchase default: 16M 2000000 1)")
     ap.add_argument("--json")
     o = ap.parse_args()
     mm = os.path.join(o.build, "emu", "mmuemu")
-    prog = os.path.join(o.build, "guests", "ptrchase-x86_64")
+    if o.args is None:
+        o.args = "16M 2000000 1" if o.guest.startswith("ptrchase") else ""
+    prog = os.path.join(o.build, "guests", o.guest)
     for p in (mm, prog):
         if not os.path.exists(p):
             sys.exit("missing %s (build first: ./scripts/build.sh %s)" % (p, o.build))
@@ -71,10 +75,10 @@ def main():
                 print("run %d %-13s wall %.2f s cpu %.2f s" % (i + 1, name, wall, cpu), file=sys.stderr)
     base_w = statistics.median(t[0] for t in times["untraced"])
     base_c = statistics.median(t[1] for t in times["untraced"])
-    print("ptrchase-x86_64 %s, %d interleaved runs each, medians\n" % (o.args, o.runs))
+    print("%s %s, %d interleaved runs each, medians\n" % (o.guest, o.args, o.runs))
     print("| variant | wall s | x untraced | cpu s | x untraced | trace bytes | records | bytes/record | bytes/lookup record |")
     print("|---|---|---|---|---|---|---|---|---|")
-    out = {"args": o.args, "runs": o.runs, "variants": {}}
+    out = {"guest": o.guest, "args": o.args, "runs": o.runs, "variants": {}}
     for name, _ in variants:
         w = statistics.median(t[0] for t in times[name])
         c = statistics.median(t[1] for t in times[name])
