@@ -1,24 +1,28 @@
 /* trace.c — the trace writer (`mmuemu run --trace FILE`); the format is docs/trace-format.md.
  *
- * The guest thread does as little as it can: an event that passes the filters is copied,
+ * The guest thread does as little as it can. An event that passes the filters is copied,
  * unencoded, into a staging buffer (STAGE_BYTES) together with the instruction count, cycle and
  * PC of the moment. A full staging buffer is handed to the compressor thread, which encodes the
  * staged events into the file's records and blocks, compresses each block (zstd, with the frame
  * checksum) and writes it behind a 20-byte header, while the guest runs on into the other
- * staging buffer (it waits only when both are full). The writer holds two staging buffers, one
- * raw block and one compressed block, whatever the length of the run.
+ * staging buffer (it waits only when both are full). With lookups selected the copy would cost
+ * more than the encoding (72 bytes against about 3 per lookup), so each staged event is encoded
+ * on the guest thread as the next one comes, and only full blocks go to the compressor thread.
+ * The writer holds three STAGE_BYTES buffers and one compressed block, whatever the length of
+ * the run.
  *
  * Encoding: every numeric field is a LEB128 varint, most of them deltas against the previous
  * record of the block (instruction count, cycle, PC) or of the same kind (addresses), so that a
  * loop's records repeat byte for byte and zstd folds them. The delta state restarts at each
- * block, so each block decodes on its own. All encoder state belongs to the compressor thread
- * (to the guest thread once that has stopped, or when it could not be started), and the output
- * does not depend on when buffers were handed over.
+ * block, so each block decodes on its own. The encoder state belongs to one thread at a time
+ * (the compressor thread when events are staged; the guest thread when lookups are selected, once
+ * the compressor has stopped, or when it could not be started), and the output does not depend on
+ * when buffers were handed over.
  *
  * Cost on the guest thread: with only walks and faults selected, the timing model's hot path
  * calls no lookup callback (the observer has none), and a walk costs one register read for the
  * PC and a copy of the walk event; with lookups selected, every modelled access costs one
- * callback and a 64-byte copy.
+ * callback, the register read and a few bytes encoded.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -285,6 +289,11 @@ struct trace_writer {
 	pthread_cond_t cv;
 	uint8_t *spare;
 	size_t job_len;
+	uint32_t job_records;
+	bool job_encoded;              /* the job is an encoded block to compress, not staged events */
+	/* Lookups selected: records are encoded on the guest thread as they come (a staged lookup
+	 * is 72 bytes, an encoded one about 3) and the compressor thread only compresses. */
+	bool inline_enc;
 	uint64_t records, bytes;
 	uint64_t sample_ctr;
 	bool failed, closed;
@@ -299,7 +308,7 @@ struct trace_writer {
 	uint64_t fk_seen[KM_FK_COUNT];
 	/* ---- encoder: the block being encoded, its compression, and its delta state ---- */
 	ZSTD_CCtx *cctx;
-	uint8_t *raw;                  /* TRACE_BLOCK_RAW bytes */
+	uint8_t *raw;                  /* the block being encoded (at most TRACE_BLOCK_RAW bytes) */
 	size_t len;
 	uint8_t *comp;
 	size_t comp_cap;
@@ -376,21 +385,16 @@ static void write_bytes(struct trace_writer *tw, const void *p, size_t n)
 	tw->bytes += n;
 }
 
-/* ---- encoder (the compressor thread; the guest thread when there is none) ---- */
+/* ---- encoder (the compressor thread; the guest thread with lookups selected or no thread) ---- */
 
-/* Compresses and writes the encoded block, and starts a new one: the delta state restarts. */
-static void write_block(struct trace_writer *tw)
+static void submit(struct trace_writer *tw, uint8_t **buf, size_t len, uint32_t nrec, bool encoded);
+
+/* Compresses and writes one encoded block. */
+static void compress_block(struct trace_writer *tw, const uint8_t *raw, size_t len, uint32_t nrec)
 {
-	if (!tw->len)
-		return;
-	size_t len = tw->len;
-	uint32_t nrec = tw->block_records;
-	tw->len = 0;
-	tw->block_records = 0;
-	reset_deltas(tw);
 	if (tw->failed)
 		return;
-	size_t n = ZSTD_compress2(tw->cctx, tw->comp, tw->comp_cap, tw->raw, len);
+	size_t n = ZSTD_compress2(tw->cctx, tw->comp, tw->comp_cap, raw, len);
 	if (ZSTD_isError(n)) {
 		snprintf(tw->errmsg, sizeof(tw->errmsg), "zstd: %s", ZSTD_getErrorName(n));
 		tw->failed = true;
@@ -405,6 +409,23 @@ static void write_block(struct trace_writer *tw)
 	write_bytes(tw, h, sizeof(h));
 	write_bytes(tw, tw->comp, n);
 	tw->blocks++;
+}
+
+/* Ends the block being encoded and starts a new one (the delta state restarts): compresses it
+ * here, or, when encoding runs on the guest thread, hands it to the compressor thread. */
+static void write_block(struct trace_writer *tw)
+{
+	if (!tw->len)
+		return;
+	size_t len = tw->len;
+	uint32_t nrec = tw->block_records;
+	tw->len = 0;
+	tw->block_records = 0;
+	reset_deltas(tw);
+	if (tw->inline_enc && tw->thr_on)
+		submit(tw, &tw->raw, len, nrec, true);
+	else
+		compress_block(tw, tw->raw, len, nrec);
 }
 
 /* The tag and the common fields (instruction count, cycle, PC as deltas; the PCID when it
@@ -543,7 +564,10 @@ static void *compressor(void *arg)
 		if (!tw->job_ready)
 			break;
 		pthread_mutex_unlock(&tw->mu);
-		encode_stage(tw, tw->spare, tw->job_len);
+		if (tw->job_encoded)
+			compress_block(tw, tw->spare, tw->job_len, tw->job_records);
+		else
+			encode_stage(tw, tw->spare, tw->job_len);
 		pthread_mutex_lock(&tw->mu);
 		tw->job_ready = false;
 		pthread_cond_broadcast(&tw->cv);
@@ -554,25 +578,34 @@ static void *compressor(void *arg)
 
 /* ---- staging (the guest thread) ---- */
 
-/* Hands the staging buffer to the compressor (waiting for it to finish the previous one). */
+/* Gives *buf (len bytes: staged events, or an encoded block of nrec records) to the compressor
+ * thread, waiting for it to finish the previous job; *buf becomes the buffer it gave back. */
+static void submit(struct trace_writer *tw, uint8_t **buf, size_t len, uint32_t nrec, bool encoded)
+{
+	pthread_mutex_lock(&tw->mu);
+	while (tw->job_ready)
+		pthread_cond_wait(&tw->cv, &tw->mu);
+	uint8_t *t = tw->spare;
+	tw->spare = *buf;
+	*buf = t;
+	tw->job_len = len;
+	tw->job_records = nrec;
+	tw->job_encoded = encoded;
+	tw->job_ready = true;
+	pthread_cond_broadcast(&tw->cv);
+	pthread_mutex_unlock(&tw->mu);
+}
+
+/* Passes the staged events on: to the compressor thread, or encoded here when encoding runs on
+ * the guest thread (or there is no thread). */
 static void hand_off(struct trace_writer *tw)
 {
 	if (!tw->slen)
 		return;
-	if (tw->thr_on) {
-		pthread_mutex_lock(&tw->mu);
-		while (tw->job_ready)
-			pthread_cond_wait(&tw->cv, &tw->mu);
-		uint8_t *t = tw->spare;
-		tw->spare = tw->stage;
-		tw->stage = t;
-		tw->job_len = tw->slen;
-		tw->job_ready = true;
-		pthread_cond_broadcast(&tw->cv);
-		pthread_mutex_unlock(&tw->mu);
-	} else {
+	if (tw->thr_on && !tw->inline_enc)
+		submit(tw, &tw->stage, tw->slen, 0, false);
+	else
 		encode_stage(tw, tw->stage, tw->slen);
-	}
 	tw->slen = 0;
 }
 
@@ -594,8 +627,8 @@ static void stop_compressor(struct trace_writer *tw)
 static void *stage(struct trace_writer *tw, enum trace_kind kind, unsigned bits, unsigned pcid, size_t body)
 {
 	uint32_t size = (uint32_t)((sizeof(struct stage_hdr) + body + 7) & ~(size_t)7);
-	if (tw->slen + size > STAGE_BYTES)
-		hand_off(tw);
+	if (tw->slen + size > STAGE_BYTES || tw->inline_enc)
+		hand_off(tw);   /* inline: the previous record is encoded now, while cache-hot */
 	struct engine *e = tw->e;
 	struct stage_hdr *h = (struct stage_hdr *)(void *)(tw->stage + tw->slen);
 	tw->slen += size;
@@ -876,13 +909,14 @@ struct trace_writer *trace_open(struct engine *e, const char *path, const struct
 	if (!tw->flt.sample)
 		tw->flt.sample = 1;
 	tw->want_lookup = (f->events & (TRACE_SEL(TRACE_K_LOOKUP) | TRACE_SEL_MISS)) != 0;
+	tw->inline_enc = (f->events & TRACE_SEL(TRACE_K_LOOKUP)) != 0;
 	tw->is64 = e->g.is64;
 	tw->pc_reg = e->g.is64 ? UC_X86_REG_RIP : UC_X86_REG_EIP;
 	tw->cpi = mmu_timing_config(e->timing)->base_cpi;
 	tw->st = mmu_timing_stats(e->timing);
 	tw->stage = malloc(STAGE_BYTES);
 	tw->spare = malloc(STAGE_BYTES);
-	tw->raw = malloc(TRACE_BLOCK_RAW);
+	tw->raw = malloc(STAGE_BYTES);   /* swaps with spare when blocks are encoded inline */
 	tw->comp_cap = ZSTD_compressBound(TRACE_BLOCK_RAW);
 	tw->comp = malloc(tw->comp_cap);
 	tw->cctx = ZSTD_createCCtx();

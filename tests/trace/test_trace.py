@@ -136,19 +136,24 @@ def test_round_trip():
 
 def test_determinism():
     """The writer's two threads hand buffers over whenever they are full; the file must not
-    depend on that timing: two recordings of the same run are the same bytes. The run spans
-    many staging buffers and blocks."""
+    depend on that timing: two recordings of the same run are the same bytes. Both ways of
+    writing: every lookup (encoded on the guest thread, blocks compressed on the other) and
+    walks and faults (events staged, encoded and compressed on the other thread); each run spans
+    many blocks and staging buffers."""
     import hashlib
-    digests = []
-    for i in range(2):
-        trc, rep = record(guest("ptrchase-x86_64"), ["1M", "200000", "3"], name="det.trc")
-        with open(trc, "rb") as f:
-            data = f.read()
-        blocks = int.from_bytes(data[-12:-4], "little")   # the trailer's block count
-        digests.append((hashlib.sha256(data).hexdigest(), len(data), blocks))
-    tap(digests[0] == digests[1] and digests[0][2] >= 8,
-        "two recordings of one run are the same file (%d bytes, %d blocks)" % (digests[0][1], digests[0][2]),
-        repr(digests))
+    for label, pargs, targs in [("all events", ["1M", "200000", "3"], []),
+                                ("walks and faults", ["16M", "100000", "3"], ["--trace-events", "walk,fault"])]:
+        digests = []
+        for i in range(2):
+            trc, rep = record(guest("ptrchase-x86_64"), pargs, trace_args=targs, name="det.trc")
+            with open(trc, "rb") as f:
+                data = f.read()
+            blocks = int.from_bytes(data[-12:-4], "little")   # the trailer's block count
+            records = int.from_bytes(data[-20:-12], "little")
+            digests.append((hashlib.sha256(data).hexdigest(), len(data), blocks, records))
+        tap(digests[0] == digests[1] and digests[0][2] >= 8,
+            "%s: two recordings of one run are the same file (%d bytes, %d blocks, %d records)"
+            % (label, digests[0][1], digests[0][2], digests[0][3]), repr(digests))
 
 
 # ---- tracepat: the hand-checked dump ---------------------------------------------------------
