@@ -1,8 +1,8 @@
 /* trace.c — the trace writer (`mmuemu run --trace FILE`); the format is docs/trace-format.md.
  *
  * The guest thread does as little as it can. An event that passes the filters is copied,
- * unencoded, into a staging buffer (STAGE_BYTES) together with the instruction count, cycle and
- * PC of the moment. A full staging buffer is handed to the compressor thread, which encodes the
+ * unencoded, into a staging buffer (STAGE_BYTES) together with the instruction count, the
+ * translation and kernel cycles so far, and the PC of the moment. A full staging buffer is handed to the compressor thread, which encodes the
  * staged events into the file's records and blocks, compresses each block (zstd, with the frame
  * checksum) and writes it behind a 20-byte header, while the guest runs on into the other
  * staging buffer (it waits only when both are full). With lookups selected the copy would cost
@@ -248,7 +248,9 @@ bool trace_cli_check(const struct trace_cli *c, char *err, size_t errlen)
 #define STAGE_BYTES (1u << 20)     /* one staging buffer */
 
 struct stage_hdr {
-	uint64_t insn, cycle, pc;
+	uint64_t insn;
+	uint64_t tk_cycles;            /* translation + kernel cycles; the encoder adds insn × CPI */
+	uint64_t pc;
 	uint16_t pcid;
 	uint8_t kind, bits;
 	uint32_t size;                 /* header + body, a multiple of 8 */
@@ -438,7 +440,7 @@ static uint8_t *enc_common(struct trace_writer *tw, const struct stage_hdr *h)
 	*p++ = (uint8_t)(h->kind | (h->bits & 7u) << 4 | (newpcid ? 0x80 : 0));
 	p = put_uv(p, h->insn - tw->p_insn);
 	tw->p_insn = h->insn;
-	p = put_dv(p, h->cycle, &tw->p_cycle);
+	p = put_dv(p, (uint64_t)((double)h->insn * tw->cpi) + h->tk_cycles, &tw->p_cycle);
 	p = put_dv(p, h->pc, &tw->p_pc);
 	if (newpcid) {
 		p = put_uv(p, pcid);
@@ -637,7 +639,7 @@ static void *stage(struct trace_writer *tw, enum trace_kind kind, unsigned bits,
 	uc_reg_read(e->g.uc, tw->pc_reg, &pc);
 	h->pc = tw->is64 ? pc : pc & 0xffffffffULL;
 	h->insn = e->insns;
-	h->cycle = (uint64_t)((double)e->insns * tw->cpi) + tw->st->translation_cycles + km_cycles(e->g.km);
+	h->tk_cycles = tw->st->translation_cycles + km_cycles(e->g.km);
 	h->pcid = (uint16_t)pcid;
 	h->kind = (uint8_t)kind;
 	h->bits = (uint8_t)bits;

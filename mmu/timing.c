@@ -357,36 +357,36 @@ static enum tlb_size size_class(unsigned page_shift)
 static void emit_walk(struct mmu_timing *t, uint64_t va, enum mmu_access acc, unsigned pcid, int hit_level,
 		      uint32_t cycles, const struct walk_result *r, unsigned timed_reads, enum tlb_size sz)
 {
-	/* Only the fields a walk sets are written: entries beyond nreads keep older values and
-	 * are not part of the event (the per-walk memset was measurable in traced runs). */
+	/* No memset and no per-entry loop (both measurable in traced runs): the entry arrays are
+	 * copied whole, and entries beyond nreads are not part of the event. */
 	struct mmu_walk_event *w = &t->last_walk;
 	w->va = va;
 	w->acc = (uint8_t)acc;
 	w->pcid = (uint16_t)pcid;
 	w->pwc_hit_level = (int8_t)hit_level;
 	w->cycles = cycles;
-	w->fault = r == NULL;
-	w->nreads = 0;
-	w->first_level = 0;
-	w->page_base = 0;
-	w->timed_reads = 0;
-	w->ad_writes = 0;
-	w->size = 0;
 	if (r) {
-		unsigned n = r->nreads < MMU_EVENT_MAX_READS ? r->nreads : MMU_EVENT_MAX_READS;
-		w->nreads = (uint8_t)n;
+		_Static_assert(sizeof(w->entry) == sizeof(r->entry) && sizeof(w->entry_pa) == sizeof(r->entry_pa),
+			       "walk event and walk result hold the same number of entries");
+		w->fault = false;
+		w->nreads = (uint8_t)(r->nreads < MMU_EVENT_MAX_READS ? r->nreads : MMU_EVENT_MAX_READS);
 		w->first_level = (uint8_t)r->first_level;
-		for (unsigned i = 0; i < n; i++) {
-			w->entry_pa[i] = r->entry_pa[i];
-			w->entry[i] = r->entry[i];
-		}
+		memcpy(w->entry_pa, r->entry_pa, sizeof(w->entry_pa));
+		memcpy(w->entry, r->entry, sizeof(w->entry));
 		w->page_base = r->page_base;
 		w->timed_reads = (uint8_t)timed_reads;
 		w->ad_writes = (uint8_t)r->nwrites;
 		w->size = (uint8_t)sz;
+	} else {
+		w->fault = true;
+		w->nreads = 0;
+		w->first_level = 0;
+		w->page_base = 0;
+		w->timed_reads = 0;
+		w->ad_writes = 0;
+		w->size = 0;
 	}
-	if (t->obs.walk)
-		t->obs.walk(t->obs.ctx, w);
+	t->obs.walk(t->obs.ctx, w);
 }
 
 static void emit_inv(struct mmu_timing *t, enum mmu_inv_kind kind, uint64_t va, unsigned pcid, unsigned n)
