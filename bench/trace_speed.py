@@ -5,7 +5,9 @@ recording everything (every TLB lookup). Runs are interleaved (untraced, walks+f
 untraced, ...) so machine noise hits every variant alike; medians of --runs runs.
 
 Reports, per variant: median wall seconds and median CPU seconds (user+sys of the child, less
-sensitive to a shared machine), the ratio to the untraced run, and for traced runs the trace
+sensitive to a shared machine), the ratio to the untraced run, the paired ratio (median over rounds
+of the variant's wall time over the untraced run's of the same round; the order of the variants
+turns each round), and for traced runs the trace
 size, records, and compressed bytes per record and per lookup event. The targets of the trace
 feature: walks+faults <= 1.10x untraced; all lookups <= 3x and <= 4 bytes per event.
 
@@ -60,7 +62,8 @@ def main():
         times = {v[0]: [] for v in variants}
         info = {}
         for i in range(o.runs):
-            for name, extra in variants:
+            # The order turns each round, so no variant always runs first or after another.
+            for name, extra in variants[i % len(variants):] + variants[:i % len(variants)]:
                 cmd = [mm, "run", "--no-report", *extra, "--", prog, *o.args.split()]
                 wall, cpu = run(cmd)
                 times[name].append((wall, cpu))
@@ -76,8 +79,8 @@ def main():
     base_w = statistics.median(t[0] for t in times["untraced"])
     base_c = statistics.median(t[1] for t in times["untraced"])
     print("%s %s, %d interleaved runs each, medians\n" % (o.guest, o.args, o.runs))
-    print("| variant | wall s | x untraced | cpu s | x untraced | trace bytes | records | bytes/record | bytes/lookup record |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| variant | wall s | x untraced | paired x | cpu s | x untraced | trace bytes | records | bytes/record | bytes/lookup record |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     out = {"guest": o.guest, "args": o.args, "runs": o.runs, "variants": {}}
     for name, _ in variants:
         w = statistics.median(t[0] for t in times[name])
@@ -85,11 +88,15 @@ def main():
         inf = info.get(name, {})
         nb, nr = inf.get("bytes", 0), inf.get("records", 0)
         nl = inf.get("records_by_kind", {}).get("lookup", 0)
-        print("| %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |" % (
-            name, w, w / base_w, c, c / base_c, nb or "-", nr or "-", "%.2f" % (nb / nr) if nr else "-",
+        # Paired: the median over rounds of this variant's wall time over the untraced run's of
+        # the same round (runs of one round are seconds apart, so a slow spell of a shared
+        # machine hits both).
+        paired = statistics.median(t[0] / u[0] for t, u in zip(times[name], times["untraced"]))
+        print("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |" % (
+            name, w, w / base_w, paired, c, c / base_c, nb or "-", nr or "-", "%.2f" % (nb / nr) if nr else "-",
             "%.2f" % (nb / nl) if nl else "-"))
         out["variants"][name] = {"wall": times[name], "median_wall": w, "median_cpu": c, "wall_ratio": w / base_w,
-                                 "cpu_ratio": c / base_c, **inf}
+                                 "paired_wall_ratio": paired, "cpu_ratio": c / base_c, **inf}
     if o.json:
         with open(o.json, "w") as f:
             json.dump(out, f, indent=1)
