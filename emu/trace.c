@@ -299,6 +299,7 @@ struct trace_writer {
 	uint64_t records, bytes;
 	uint64_t sample_ctr;
 	bool failed, closed;
+	bool running;                  /* between trace_open's success and trace_close */
 	char errmsg[256];
 	/* Cycle of a record: instructions × base CPI + translation cycles + kernel cycles. */
 	double cpi;
@@ -371,11 +372,21 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Records the first failure. During the run it is also said at once on stderr (a long run
+ * should not learn at its end that its trace was lost); the run goes on. */
+static void fail_msg(struct trace_writer *tw, const char *what, const char *why)
+{
+	if (tw->failed)
+		return;
+	snprintf(tw->errmsg, sizeof(tw->errmsg), "%s: %s", what, why);
+	tw->failed = true;
+	if (tw->running)
+		fprintf(stderr, "mmuemu: warning: --trace: %s; the run goes on without its trace\n", tw->errmsg);
+}
+
 static void fail(struct trace_writer *tw, const char *what)
 {
-	if (!tw->failed)
-		snprintf(tw->errmsg, sizeof(tw->errmsg), "%s: %s", what, errno ? strerror(errno) : "failed");
-	tw->failed = true;
+	fail_msg(tw, what, errno ? strerror(errno) : "failed");
 }
 
 static void write_bytes(struct trace_writer *tw, const void *p, size_t n)
@@ -398,8 +409,7 @@ static void compress_block(struct trace_writer *tw, const uint8_t *raw, size_t l
 		return;
 	size_t n = ZSTD_compress2(tw->cctx, tw->comp, tw->comp_cap, raw, len);
 	if (ZSTD_isError(n)) {
-		snprintf(tw->errmsg, sizeof(tw->errmsg), "zstd: %s", ZSTD_getErrorName(n));
-		tw->failed = true;
+		fail_msg(tw, "zstd", ZSTD_getErrorName(n));
 		return;
 	}
 	uint8_t h[20];
@@ -971,6 +981,7 @@ struct trace_writer *trace_open(struct engine *e, const char *path, const struct
 	}
 	pthread_mutex_init(&tw->mu, NULL);
 	pthread_cond_init(&tw->cv, NULL);
+	tw->running = true;
 	/* Without a thread the blocks are compressed inline: slower, same file. */
 	tw->thr_on = pthread_create(&tw->thr, NULL, compressor, tw) == 0;
 	e->trace_ctx = tw;
@@ -1007,6 +1018,7 @@ int trace_close(struct trace_writer *tw, char *err, size_t errlen)
 	sync_faults(tw);
 	hand_off(tw);
 	stop_compressor(tw);
+	tw->running = false;   /* failures from here on are the error trace_close returns */
 	write_block(tw);
 	uint8_t t[28];
 	put_le32(t, TRACE_END_MAGIC);

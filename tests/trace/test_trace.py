@@ -401,8 +401,10 @@ def test_usage():
         for ev in ("all", "walk,fault"):
             rc, out, err = sh([MM, "run", "--no-report", "--trace", "/dev/full", "--trace-events", ev, "--",
                                guest("ptrchase-x86_64"), "16M", "20000", "3"])
-            tap(rc == 1 and "No space left" in err and "/dev/full" in err,
-                "a trace that cannot be written (a full disk, --trace-events %s) is reported (exit 1)" % ev, err[-300:])
+            tap(rc == 1 and "No space left" in err and "/dev/full" in err and "warning" in err
+                and err.index("warning") < err.index("/dev/full"),
+                "a trace that cannot be written (a full disk, --trace-events %s) is warned of during the run "
+                "and reported (exit 1)" % ev, err[-300:])
     rc, out, err = sh([MM, "trace", "stats", os.path.join(TMP, "missing.trc")])
     tap(rc == 1 and "No such file" in err, "a missing trace file is reported (exit 1)", err)
 
