@@ -2,10 +2,11 @@
  *
  * The guest thread does as little as it can. An event that passes the filters is copied,
  * unencoded, into a staging buffer (STAGE_BYTES) together with the instruction count, the
- * translation and kernel cycles so far, and the PC of the moment. A full staging buffer is handed to the compressor thread, which encodes the
- * staged events into the file's records and blocks, compresses each block (zstd, with the frame
- * checksum) and writes it behind a 20-byte header, while the guest runs on into the other
- * staging buffer (it waits only when both are full). With lookups selected the copy would cost
+ * translation and kernel cycles so far, and the PC of the moment. A full staging buffer is
+ * handed to the compressor thread, which encodes the staged events into the file's records and
+ * blocks, compresses each block (zstd, with the frame checksum) and writes it behind a 20-byte
+ * header, while the guest runs on into the other staging buffer (it waits only when both are
+ * full). With lookups selected the copy would cost
  * more than the encoding (72 bytes against about 3 per lookup), so each staged event is encoded
  * on the guest thread as the next one comes, and only full blocks go to the compressor thread.
  * The writer holds three STAGE_BYTES buffers and one compressed block, whatever the length of
@@ -256,9 +257,9 @@ struct stage_hdr {
 	uint32_t size;                 /* header + body, a multiple of 8 */
 };
 
-struct stage_km {
+struct stage_km {                  /* the event kind is the header's bits */
 	uint64_t pfn, addr;
-	uint8_t kind, order, slowpath, cache_len;
+	uint8_t order, slowpath, cache_len;
 	int8_t zone, migratetype;
 	char cache[64];
 };
@@ -283,8 +284,8 @@ struct trace_writer {
 	/* Guest thread: the staging buffer being filled. */
 	uint8_t *stage;
 	size_t slen;
-	/* The compressor thread: it owns `spare` while job_ready is set, and everything below
-	 * the encoder line at all times (the guest thread only once the thread has stopped). */
+	/* The compressor thread owns `spare` while job_ready is set. The encoder fields below
+	 * belong to whichever thread encodes (see the top of the file). */
 	pthread_t thr;
 	bool thr_on, job_ready, stop;
 	pthread_mutex_t mu;
@@ -708,7 +709,6 @@ static void on_km(void *ctx, const struct km_event *ev)
 	struct stage_km *k = stage(tw, TRACE_K_KERNEL, ev->kind, PCID_SAME, sizeof(*k));
 	k->pfn = ev->pfn;
 	k->addr = ev->addr;
-	k->kind = ev->kind;
 	k->order = ev->order;
 	k->slowpath = ev->slowpath ? 1 : 0;
 	k->zone = ev->zone;

@@ -354,6 +354,7 @@ static enum tlb_size size_class(unsigned page_shift)
 }
 
 /* Observer: a walk event (r == NULL: the walk faulted; its reads are not reported). */
+/* Called only with a walk observer installed (the callers test t->obs.walk). */
 static void emit_walk(struct mmu_timing *t, uint64_t va, enum mmu_access acc, unsigned pcid, int hit_level,
 		      uint32_t cycles, const struct walk_result *r, unsigned timed_reads, enum tlb_size sz)
 {
